@@ -1,0 +1,156 @@
+"""Settings, read once from the environment (GATEWAY_*) and an optional TOML file, then frozen.
+
+Precedence: environment over the TOML file over the defaults. The TOML file uses the same keys
+in lower case without the prefix (`mail_domain = "example.com"`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PREFIX = "GATEWAY_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value the gateway cannot use."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'30s', '15m', '12h', '7d' (or plain seconds) -> seconds."""
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 30s, 15m, 12h, 7d)")
+    return int(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def _parse_bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"not a yes/no value: {text!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/gateway.db"
+    mail_domain: str = "localhost"
+    support_address: str = ""  # empty: support@<mail_domain>
+    store_name: str = "Store"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    http_host: str = "127.0.0.1"
+    http_port: int = 8025
+    base_url: str = "http://127.0.0.1:8025"
+    relay_host: str = ""
+    relay_port: int = 25
+    relay_username: str = ""
+    relay_password: str = ""
+    relay_starttls: bool = False
+    outbox_dir: str = "var/outbox"
+    secret_key: str = ""  # empty: generated once into var/secret.key
+    invite_ttl: int = 7 * 86400
+    max_message_bytes: int = 26214400
+    max_recipients: int = 100
+    create_invitee_accounts: bool = False
+    create_sender_accounts: bool = False
+    delivery_interval: int = 2
+    retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
+    templates_dir: str = str(REPO_ROOT / "templates")
+    log_level: str = "INFO"
+
+    @property
+    def support(self) -> str:
+        return (self.support_address or f"support@{self.mail_domain}").lower()
+
+    @property
+    def relay_configured(self) -> bool:
+        return bool(self.relay_host)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_DURATION_FIELDS = {"invite_ttl", "delivery_interval"}
+
+
+def _coerce(name: str, raw: object, default: object) -> object:
+    try:
+        if name in _DURATION_FIELDS:
+            return parse_duration(str(raw))
+        if name == "retry_schedule":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            schedule = tuple(parse_duration(str(item)) for item in items if str(item).strip())
+            if not schedule:
+                raise ConfigError("retry_schedule needs at least one duration")
+            return schedule
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else _parse_bool(str(raw))
+        if isinstance(default, int):
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{PREFIX}{name.upper()}: {exc}") from exc
+
+
+def load_settings(config_file: str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    config_file = config_file or env.get(f"{PREFIX}CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+    known = {f.name: f.default for f in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
+    for name in known:
+        if f"{PREFIX}{name.upper()}" in env:
+            values[name] = env[f"{PREFIX}{name.upper()}"]
+    settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
+    if settings.invite_ttl <= 0:
+        raise ConfigError("invite_ttl must be positive")
+    return settings
+
+
+def secret_key_bytes(settings: Settings, state_dir: Path = Path("var")) -> bytes:
+    """The operator's key, or one generated once into var/secret.key (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = state_dir / "secret.key"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds no usable key; delete it to make a new one")
+    return key.encode()

@@ -1,0 +1,252 @@
+"""SQLAlchemy 2 models: the gateway's whole state. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for long-lived tables
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both backends (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, length=20, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    CLIENT = "client"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in (Role.ADMIN, Role.STAFF)
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    AWAITING_CLIENT = "awaiting_client"
+    CLIENT_REPLIED = "client_replied"
+    CLOSED = "closed"
+
+
+class DelegateStatus(enum.StrEnum):
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class PostSource(enum.StrEnum):
+    EMAIL = "email"
+    CLI = "cli"
+    API = "api"
+    WEB = "web"
+
+
+class Outcome(enum.StrEnum):
+    POSTED = "posted"
+    TICKET_CREATED = "ticket_created"
+    INVITED = "invited"
+    REFUSED = "refused"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    DUPLICATE = "duplicate"
+    HELD = "held"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    BOUNCED = "bounced"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lowercased
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)  # the ticket number shown as #id
+    subject: Mapped[str] = mapped_column(String(998))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[Account] = relationship(foreign_keys=[owner_id])
+    creator: Mapped[Account] = relationship(foreign_keys=[creator_id])
+
+    @property
+    def number(self) -> int:
+        return self.id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != TicketStatus.CLOSED
+
+
+class Delegate(Base):
+    """One invitation of one account to one ticket, and what became of it. Re-inviting makes a new row."""
+
+    __tablename__ = "delegates"
+    __table_args__ = (
+        # at most one live invitation or acceptance per (ticket, account)
+        Index("uq_delegates_live", "ticket_id", "account_id", unique=True,
+              sqlite_where=text("status IN ('invited', 'accepted')"),
+              postgresql_where=text("status IN ('invited', 'accepted')")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[DelegateStatus] = mapped_column(_enum(DelegateStatus, "delegate_status"))
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    invited_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # revoked or expired
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    ticket: Mapped[Ticket] = relationship()
+    account: Mapped[Account] = relationship(foreign_keys=[account_id])
+    invited_by: Mapped[Account] = relationship(foreign_keys=[invited_by_id])
+
+
+class InboundMessage(Base):
+    """Every message the gateway took in, raw, with the outcome for each gateway recipient."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # smtp | imap
+    envelope_sender: Mapped[str | None] = mapped_column(String(320))
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    sender: Mapped[str | None] = mapped_column(String(320))  # the From header's address
+    subject: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+    outcomes: Mapped[list["InboundOutcome"]] = relationship(back_populates="message", order_by="InboundOutcome.id")
+
+
+class InboundOutcome(Base):
+    __tablename__ = "inbound_outcomes"
+    __table_args__ = (Index("uq_inbound_dedupe", "dedupe_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # set only for outcomes that changed something, so the same message can never act twice
+    dedupe_key: Mapped[str | None] = mapped_column(String(128))
+
+    message: Mapped[InboundMessage] = relationship(back_populates="outcomes")
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    trimmed: Mapped[str] = mapped_column(Text, default="")  # quoted history and signature cut off
+    source: Mapped[PostSource] = mapped_column(_enum(PostSource, "post_source"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    email_message_id: Mapped[str | None] = mapped_column(String(998))
+
+    author: Mapped[Account] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(order_by="Attachment.id")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxMessage(Base):
+    """One rendered copy for one recipient, from the transaction that caused it until the relay's 250."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))  # which template made it
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("delegates.id"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
