@@ -1,0 +1,89 @@
+"""Composition root: builds every part from the settings. No module-level state anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from gateway.config import Settings, secret_key_bytes
+from gateway.http import AcceptPages, Health, make_http_app
+from gateway.jobs import Jobs
+from gateway.mailer import Mailer
+from gateway.outbound import Courier
+from gateway.pipeline import Intake
+from gateway.render import Renderer
+from gateway.smtp import GatewayHandler, smtp_factory
+from parsers.addresses import AddressBook, LinkSigner
+from storage.db import make_engine, make_sessionmaker
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.settings = settings
+        self.clock = clock
+        key = secret_key_bytes(settings)
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.addresses = AddressBook(key, settings.mail_domain, settings.support)
+        self.links = LinkSigner(key)
+        self.renderer = Renderer(settings.templates_dir, settings.store_name)
+        self.mailer = Mailer(settings, self.addresses, self.links, self.renderer, clock)
+        self.intake = Intake(self.sessions, self.mailer, settings, clock)
+        self.courier = Courier(self.sessions, settings, self.addresses, clock,
+                               locking=self.engine.dialect.name == "postgresql")
+        self._servers: list[asyncio.AbstractServer] = []
+        self._http: web.AppRunner | None = None
+        self._jobs: Jobs | None = None
+
+    def wake_delivery(self) -> None:
+        if self._jobs is not None:
+            self._jobs.wake()
+
+    async def start(self) -> None:
+        """Open the SMTP and HTTP listeners and start the background jobs."""
+        s = self.settings
+        self._jobs = Jobs(self.courier, self.sessions, self.clock, s.delivery_interval)
+        handler = GatewayHandler(self.intake, self.addresses, s.max_recipients, self.wake_delivery)
+        loop = asyncio.get_running_loop()
+        smtp = await loop.create_server(smtp_factory(handler, s.max_message_bytes, s.mail_domain),
+                                        host=s.smtp_host, port=s.smtp_port)
+        self._servers.append(smtp)
+        pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
+        self._http = web.AppRunner(make_http_app(pages, Health(self.sessions)), access_log=None)
+        await self._http.setup()
+        await web.TCPSite(self._http, s.http_host, s.http_port).start()
+        self._jobs.start()
+        log.info("gateway serving SMTP on %s:%s, HTTP on %s:%s, mail %s", s.smtp_host, s.smtp_port,
+                 s.http_host, s.http_port,
+                 f"via relay {s.relay_host}:{s.relay_port}" if s.relay_configured else f"to folder {s.outbox_dir}")
+
+    async def stop(self) -> None:
+        if self._jobs is not None:
+            self._jobs.stop()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        self._servers.clear()
+        if self._http is not None:
+            await self._http.cleanup()
+        self.engine.dispose()
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("gateway stopping")
+            await self.stop()

@@ -1,0 +1,282 @@
+"""The `gateway` command. Exit status: 0 done, 1 refused by a rule, 2 usage, 3 storage unavailable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.access import require_post_access
+from gateway.accounts import add_account, get_account, list_accounts
+from gateway.app import Gateway
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.delegates import delegates_of, invite, revoke, shown_status
+from gateway.errors import Refused
+from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
+from storage.db import transaction, upgrade
+from storage.models import InboundMessage, InboundOutcome, PostSource, Role
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class Output:
+    """Prints either JSON or the given plain lines."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+
+    def show(self, data, plain: Callable[[], str]) -> None:
+        if self.as_json:
+            print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        else:
+            text = plain()
+            if text:
+                print(text)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+# --- commands; each gets (gateway, session, args, out) ---------------------------------------
+
+def account_add(gw: Gateway, session: Session, args, out: Output) -> None:
+    account = add_account(session, args.email, args.name, Role(args.role))
+    out.show({"email": account.email, "name": account.name, "role": account.role.value},
+             lambda: f"added {account.role.value} {account.name} <{account.email}>")
+
+
+def account_list(gw: Gateway, session: Session, args, out: Output) -> None:
+    accounts = list_accounts(session)
+    out.show([{"email": a.email, "name": a.name, "role": a.role.value} for a in accounts],
+             lambda: _table([[a.email, a.name, a.role.value] for a in accounts], ["EMAIL", "NAME", "ROLE"]))
+
+
+def ticket_create(gw: Gateway, session: Session, args, out: Output) -> None:
+    owner, creator = get_account(session, args.owner), get_account(session, args.by)
+    ticket, _ = open_ticket(session, gw.mailer, owner=owner, creator=creator, subject=args.subject,
+                            first_post=NewPost(body=args.body, source=PostSource.CLI))
+    out.show({"number": ticket.id, "subject": ticket.subject, "status": ticket.status.value},
+             lambda: str(ticket.id))
+
+
+def ticket_list(gw: Gateway, session: Session, args, out: Output) -> None:
+    tickets = list_tickets(session)
+    out.show([{"number": t.id, "subject": t.subject, "status": t.status.value, "owner": t.owner.email}
+              for t in tickets],
+             lambda: _table([[f"#{t.id}", t.status.value, t.owner.email, t.subject] for t in tickets],
+                            ["TICKET", "STATUS", "OWNER", "SUBJECT"]))
+
+
+def ticket_show(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    now = gw.clock()
+    delegates = delegates_of(session, ticket, now)
+    posts = posts_of(session, ticket)
+    data = {
+        "number": ticket.id, "subject": ticket.subject, "status": ticket.status.value,
+        "owner": ticket.owner.email, "creator": ticket.creator.email, "created_at": _when(ticket.created_at),
+        "delegates": [{"email": d.account.email, "name": d.account.name, "status": shown_status(d, now)}
+                      for d in delegates],
+        "posts": [{"author": p.author.email, "body": p.body, "source": p.source.value,
+                   "created_at": _when(p.created_at),
+                   "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size}
+                                   for a in p.attachments]}
+                  for p in posts],
+    }
+
+    def plain() -> str:
+        lines = [f"#{ticket.id} {ticket.subject}", f"status: {ticket.status.value}",
+                 f"owner: {ticket.owner.name} <{ticket.owner.email}>", "delegates:"]
+        lines += [f"  {d['name']} <{d['email']}>: {d['status']}" for d in data["delegates"]] or ["  (none)"]
+        lines.append("posts:")
+        for p in posts:
+            lines.append(f"  --- {p.author.name} <{p.author.email}>, {_when(p.created_at)} ({p.source.value})")
+            lines += [f"  {line}" for line in p.body.splitlines()]
+        return "\n".join(lines)
+
+    out.show(data, plain)
+
+
+def ticket_addresses(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    account = get_account(session, args.for_)
+    require_post_access(session, ticket, account, gw.clock())
+    data = {"ticket": ticket.id, "email": account.email,
+            "reply_address": gw.addresses.reply_address(ticket.id, account.id),
+            "invite_address": gw.addresses.invite_address(ticket.id, account.id) if account.role.is_staff else None}
+    out.show(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items() if k.endswith("address") and v))
+
+
+def ticket_close(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    close_ticket(session, ticket, get_account(session, args.by))
+    out.show({"number": ticket.id, "status": ticket.status.value}, lambda: f"ticket #{ticket.id} closed")
+
+
+def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    delegate = invite(session, gw.mailer, ticket, args.email, get_account(session, args.by), now=gw.clock(),
+                      ttl_seconds=gw.settings.invite_ttl, create_accounts=gw.settings.create_invitee_accounts)
+    out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
+              "status": delegate.status.value, "expires_at": _when(delegate.expires_at)},
+             lambda: f"invited {delegate.account.name} <{delegate.account.email}> to #{ticket.id}; "
+                     f"the accept link expires {_when(delegate.expires_at)}")
+
+
+def delegate_list(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    now = gw.clock()
+    delegates = delegates_of(session, ticket, now, include_ended=args.all)
+    data = [{"email": d.account.email, "name": d.account.name, "status": shown_status(d, now),
+             "invited_by": d.invited_by.email, "invited_at": _when(d.invited_at),
+             "accepted_at": _when(d.accepted_at), "ended_at": _when(d.ended_at)} for d in delegates]
+    out.show(data, lambda: _table([[d["email"], d["name"], d["status"], d["invited_at"]] for d in data],
+                                  ["EMAIL", "NAME", "STATUS", "INVITED"]))
+
+
+def delegate_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    delegate = revoke(session, ticket, args.email, get_account(session, args.by), gw.clock())
+    out.show({"ticket": ticket.id, "email": delegate.account.email, "status": delegate.status.value},
+             lambda: f"revoked {delegate.account.email} on #{ticket.id}")
+
+
+def post(gw: Gateway, session: Session, args, out: Output) -> None:
+    ticket = get_ticket(session, args.number)
+    new = add_post(session, gw.mailer, ticket, get_account(session, args.by),
+                   NewPost(body=args.body, source=PostSource.CLI), gw.clock())
+    out.show({"ticket": ticket.id, "post": new.id, "status": ticket.status.value},
+             lambda: f"posted to #{ticket.id}; status {ticket.status.value}")
+
+
+def inbound_list(gw: Gateway, session: Session, args, out: Output) -> None:
+    rows = session.execute(
+        select(InboundOutcome, InboundMessage).join(InboundMessage, InboundOutcome.message_id == InboundMessage.id)
+        .order_by(InboundOutcome.id.desc()).limit(args.limit)
+    ).all()
+    data = [{"id": m.id, "received_at": _when(m.received_at), "channel": m.channel, "message_id": m.message_id,
+             "sender": m.sender, "recipient": o.recipient, "outcome": o.outcome.value, "reason": o.reason,
+             "ticket": o.ticket_id} for o, m in rows]
+    out.show(data, lambda: _table(
+        [[d["received_at"], d["sender"] or "-", d["outcome"], f"#{d['ticket']}" if d["ticket"] else "-", d["reason"]]
+         for d in data], ["RECEIVED", "SENDER", "OUTCOME", "TICKET", "REASON"]))
+
+
+# --- commands that manage the process rather than data ----------------------------------------
+
+def db_upgrade(settings: Settings, args, out: Output) -> int:
+    upgrade(settings.database_url)
+    out.show({"database": "up to date"}, lambda: "database schema is up to date")
+    return EXIT_OK
+
+
+def serve(settings: Settings, args, out: Output) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    gateway = Gateway(settings)
+    asyncio.run(gateway.serve_forever())
+    return EXIT_OK
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("--config", default=argparse.SUPPRESS, help="TOML settings file")
+    parser = argparse.ArgumentParser(prog="gateway", parents=[common],
+                                     description="Email-driven ticket gateway with delegates.")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    def command(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    db = groups.add_parser("db", help="database schema").add_subparsers(dest="cmd", required=True)
+    command(db, "upgrade", db_upgrade, "create or migrate the schema (idempotent)").set_defaults(process=True)
+    command(groups, "serve", serve, "run SMTP, HTTP and the scheduler").set_defaults(process=True)
+
+    account = groups.add_parser("account", help="store accounts").add_subparsers(dest="cmd", required=True)
+    p = command(account, "add", account_add, "add an account")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    command(account, "list", account_list, "list accounts")
+
+    ticket = groups.add_parser("ticket", help="tickets").add_subparsers(dest="cmd", required=True)
+    p = command(ticket, "create", ticket_create, "open a ticket for a client; prints its number")
+    for flag in ("--owner", "--by", "--subject", "--body"):
+        p.add_argument(flag, required=True)
+    command(ticket, "list", ticket_list, "list tickets")
+    command(ticket, "show", ticket_show, "status, delegates and posts").add_argument("number", type=int)
+    p = command(ticket, "addresses", ticket_addresses, "an account's reply and invite addresses")
+    p.add_argument("number", type=int)
+    p.add_argument("--for", dest="for_", required=True, metavar="EMAIL")
+    p = command(ticket, "close", ticket_close, "close a ticket")
+    p.add_argument("number", type=int)
+    p.add_argument("--by", required=True)
+
+    delegate = groups.add_parser("delegate", help="ticket delegates").add_subparsers(dest="cmd", required=True)
+    for name, func, help_text in (("invite", delegate_invite, "invite a delegate (sends the accept link)"),
+                                  ("revoke", delegate_revoke, "revoke a delegate, at once")):
+        p = command(delegate, name, func, help_text)
+        p.add_argument("number", type=int)
+        p.add_argument("email")
+        p.add_argument("--by", required=True)
+    p = command(delegate, "list", delegate_list, "the delegate list")
+    p.add_argument("number", type=int)
+    p.add_argument("--all", action="store_true", help="include revoked and expired invitations")
+
+    p = command(groups, "post", post, "post to a ticket")
+    p.add_argument("number", type=int)
+    p.add_argument("--by", required=True)
+    p.add_argument("--body", required=True)
+
+    inbound = groups.add_parser("inbound", help="inbound messages").add_subparsers(dest="cmd", required=True)
+    command(inbound, "list", inbound_list, "recent inbound messages and their outcome").add_argument(
+        "--limit", type=int, default=50)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = Output(args.json)
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if getattr(args, "process", False):
+            return args.func(settings, args, out)
+        gateway = Gateway(settings)
+        try:
+            with transaction(gateway.sessions) as session:
+                args.func(gateway, session, args, out)
+        finally:
+            gateway.engine.dispose()
+        return EXIT_OK
+    except Refused as refusal:
+        print(f"error: {refusal.text}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
+        detail = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else type(exc).__name__
+        print(f"error: database unavailable or not set up ({detail}); run 'gateway db upgrade'", file=sys.stderr)
+        return EXIT_UNAVAILABLE

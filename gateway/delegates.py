@@ -1,0 +1,155 @@
+"""Delegates: invite, accept, revoke, expire (SPEC rules 1-6 and 9)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.accounts import find_account, name_from_address, valid_email
+from gateway.errors import Reason, Refused
+from gateway.mailer import Mailer
+from gateway.tickets import posts_of
+from storage.models import (
+    Account,
+    Delegate,
+    DelegateStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    Ticket,
+)
+
+LIVE = (DelegateStatus.INVITED, DelegateStatus.ACCEPTED)
+
+
+def _require_staff(by: Account, action: str) -> None:
+    if not by.role.is_staff:
+        raise Refused(Reason.NOT_STAFF, f"Only staff and admins can {action} delegates; {by.email} is a client.")
+
+
+def live_delegate(session: Session, ticket_id: int, account_id: int) -> Delegate | None:
+    return session.scalars(select(Delegate).where(
+        Delegate.ticket_id == ticket_id, Delegate.account_id == account_id, Delegate.status.in_(LIVE))).first()
+
+
+def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str, by: Account, *,
+           now: datetime, ttl_seconds: int, create_accounts: bool = False) -> Delegate:
+    _require_staff(by, "invite")
+    if not ticket.is_active:
+        raise Refused(Reason.TICKET_CLOSED, f"Ticket #{ticket.id} is closed; reopen it before inviting delegates.")
+    address = valid_email(invitee_email)
+    invitee = find_account(session, address)
+    if invitee is None:
+        if not create_accounts:
+            raise Refused(Reason.NO_ACCOUNT, f"{address} has no store account; delegates must have one.")
+        invitee = Account(email=address, name=name_from_address(address), role=Role.CLIENT)
+        session.add(invitee)
+        session.flush()
+    if invitee.id == ticket.owner_id:
+        raise Refused(Reason.IS_OWNER, f"{address} owns ticket #{ticket.id} and already has access.")
+    current = live_delegate(session, ticket.id, invitee.id)
+    if current is not None and current.status == DelegateStatus.INVITED and current.expires_at <= now:
+        _end(current, DelegateStatus.EXPIRED, now)
+        session.flush()
+        current = None
+    if current is not None:
+        state = "a delegate" if current.status == DelegateStatus.ACCEPTED else "invited (not accepted yet)"
+        raise Refused(Reason.ALREADY_DELEGATE, f"{address} is already {state} on ticket #{ticket.id}.")
+    delegate = Delegate(
+        ticket_id=ticket.id, account_id=invitee.id, status=DelegateStatus.INVITED, invited_by_id=by.id,
+        invited_at=now, expires_at=now + timedelta(seconds=ttl_seconds),
+        ticket=ticket, account=invitee, invited_by=by,
+    )
+    session.add(delegate)
+    session.flush()
+    mailer.invitation(session, delegate)
+    return delegate
+
+
+class LinkState(enum.Enum):
+    VALID = "valid"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+def link_state(delegate: Delegate | None, now: datetime) -> LinkState:
+    if delegate is None:
+        return LinkState.UNKNOWN
+    if delegate.status == DelegateStatus.ACCEPTED:
+        return LinkState.USED
+    if delegate.status == DelegateStatus.REVOKED:
+        return LinkState.REVOKED
+    if delegate.status == DelegateStatus.EXPIRED or delegate.expires_at <= now:
+        return LinkState.EXPIRED
+    return LinkState.VALID
+
+
+def accept(session: Session, mailer: Mailer, delegate_id: int, now: datetime) -> tuple[Delegate | None, LinkState]:
+    """Accept once: only an invited, unexpired invitation moves, whatever runs at the same time."""
+    moved = session.execute(
+        update(Delegate)
+        .where(Delegate.id == delegate_id, Delegate.status == DelegateStatus.INVITED, Delegate.expires_at > now)
+        .values(status=DelegateStatus.ACCEPTED, accepted_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    delegate = session.get(Delegate, delegate_id, populate_existing=True)
+    if moved != 1:
+        return delegate, link_state(delegate, now)
+    mailer.thread_so_far(session, delegate, posts_of(session, delegate.ticket))
+    return delegate, LinkState.VALID
+
+
+def revoke(session: Session, ticket: Ticket, email: str, by: Account, now: datetime) -> Delegate:
+    """Immediate: the delegate's pending mail is cancelled in the same transaction."""
+    _require_staff(by, "revoke")
+    address = valid_email(email)
+    account = find_account(session, address)
+    delegate = live_delegate(session, ticket.id, account.id) if account is not None else None
+    if delegate is None:
+        raise Refused(Reason.NOT_A_DELEGATE, f"{address} is not a delegate on ticket #{ticket.id}.")
+    _end(delegate, DelegateStatus.REVOKED, now)
+    delegate.revoked_by_id = by.id
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.recipient_id == delegate.account_id,
+               OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED, last_error="delegate access revoked")
+        .execution_options(synchronize_session=False)
+    )
+    return delegate
+
+
+def expire_due(session: Session, now: datetime) -> int:
+    """Invitations whose link has run out become expired; returns how many."""
+    return session.execute(
+        update(Delegate)
+        .where(Delegate.status == DelegateStatus.INVITED, Delegate.expires_at <= now)
+        .values(status=DelegateStatus.EXPIRED, ended_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def delegates_of(session: Session, ticket: Ticket, now: datetime, include_ended: bool = False) -> list[Delegate]:
+    """The delegate list: invited and accepted people; with include_ended, the whole history."""
+    query = select(Delegate).where(Delegate.ticket_id == ticket.id).order_by(Delegate.id)
+    if not include_ended:
+        run_out = (Delegate.status == DelegateStatus.INVITED) & (Delegate.expires_at <= now)
+        query = query.where(Delegate.status.in_(LIVE), ~run_out)
+    return list(session.scalars(query))
+
+
+def shown_status(delegate: Delegate, now: datetime) -> str:
+    """The status a person sees: an invitation past its expiry shows as expired at once."""
+    if delegate.status == DelegateStatus.INVITED and delegate.expires_at <= now:
+        return DelegateStatus.EXPIRED.value
+    return delegate.status.value
+
+
+def _end(delegate: Delegate, status: DelegateStatus, now: datetime) -> None:
+    delegate.status = status
+    delegate.ended_at = now

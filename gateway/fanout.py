@@ -1,0 +1,36 @@
+"""A post -> one outbox row per person with access, in the same transaction as the post."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.mailer import Mailer
+from storage.models import Account, Delegate, DelegateStatus, Post, Role, Ticket
+
+
+def audience(session: Session, ticket: Ticket) -> list[Account]:
+    """The owner, every accepted delegate, and the staff who took part (created, posted, invited)."""
+    staff_roles = (Role.STAFF, Role.ADMIN)
+    delegates = select(Delegate.account_id).where(
+        Delegate.ticket_id == ticket.id, Delegate.status == DelegateStatus.ACCEPTED)
+    posters = select(Post.author_id).where(Post.ticket_id == ticket.id)
+    inviters = select(Delegate.invited_by_id).where(Delegate.ticket_id == ticket.id)
+    staff_ids = posters.union(inviters).scalar_subquery()
+    people = session.scalars(
+        select(Account).where(
+            (Account.id == ticket.owner_id)
+            | Account.id.in_(delegates)
+            | ((Account.id == ticket.creator_id) & Account.role.in_(staff_roles))
+            | (Account.id.in_(staff_ids) & Account.role.in_(staff_roles))
+        ).order_by(Account.id)
+    )
+    return list(people)
+
+
+def fan_out(session: Session, mailer: Mailer, ticket: Ticket, post: Post, first: bool = False) -> int:
+    """Queue the post for everyone with access except its author; returns how many copies."""
+    recipients = [a for a in audience(session, ticket) if a.id != post.author_id]
+    for recipient in recipients:
+        mailer.ticket_post(session, ticket, post, recipient, first=first)
+    return len(recipients)

@@ -1,0 +1,310 @@
+"""The ordered steps for one inbound message, shared by SMTP and IMAP.
+
+receive -> parse -> classify (bounce / auto-reply: record, stop) -> per recipient: dedupe,
+route, authorize, extract, apply. The raw message, every recipient's outcome and everything
+the message caused (posts, invitations, outbox rows) commit in ONE transaction; the caller
+answers the sender only after that commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.accounts import find_account, name_from_address
+from gateway.config import Settings
+from gateway.delegates import invite
+from gateway.errors import Reason, Refused, StorageUnavailable
+from gateway.mailer import InviteResult, Mailer
+from gateway.tickets import NewPost, add_post, open_ticket
+from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
+from parsers.classify import Classification, Kind, classify
+from parsers.forwards import split_forward
+from parsers.mime import MalformedMessage, ParsedMail, parse_message
+from parsers.quotes import extract_reply
+from storage.db import transaction
+from storage.models import (
+    Account,
+    InboundMessage,
+    InboundOutcome,
+    Outcome,
+    OutboxMessage,
+    OutboxStatus,
+    PostSource,
+    Role,
+    Ticket,
+)
+
+log = logging.getLogger(__name__)
+
+# outcomes that changed something: the same message must never cause them twice
+_ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
+_STORAGE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.DisconnectionError)
+_REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a message reached us: the SMTP envelope, or its IMAP equivalent."""
+
+    sender: str | None  # MAIL FROM; "" is the null sender, None unknown
+    recipients: tuple[str, ...]
+    channel: str  # smtp | imap
+
+    @property
+    def null_sender(self) -> bool:
+        return self.sender is not None and self.sender.strip("<>") == ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    recipient: str
+    outcome: Outcome
+    reason: str
+    ticket_id: int | None = None
+    refusal: Refused | None = None
+
+
+class Intake:
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings,
+                 clock: Callable[[], datetime]):
+        self.sessions = sessions
+        self.mailer = mailer
+        self.addresses = mailer.addresses
+        self.settings = settings
+        self.clock = clock
+
+    def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
+        """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
+        try:
+            try:
+                return self._record(raw, delivery)
+            except sa_exc.IntegrityError:
+                # a concurrent delivery of the same message committed first: decide again, as a duplicate
+                return self._record(raw, delivery)
+        except _STORAGE_DOWN as exc:
+            raise StorageUnavailable(str(exc.__class__.__name__)) from exc
+        except Exception as exc:  # a bug must not lose the message: keep it for staff
+            log.exception("intake failed; message held")
+            return self._hold(raw, delivery, exc)
+
+    # --- recording ---------------------------------------------------------------------
+
+    def _record(self, raw: bytes, delivery: Delivery) -> list[Decision]:
+        try:
+            mail: ParsedMail | None = parse_message(raw)
+            malformed = None
+        except MalformedMessage as exc:
+            mail, malformed = None, exc
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            inbound = self._store_raw(session, raw, delivery, mail, now)
+            if mail is None:
+                refusal = Refused(Reason.MALFORMED, f"The message could not be read: {malformed}.")
+                decisions = [self._refused(r, refusal) for r in delivery.recipients]
+            else:
+                decisions = self._decide(session, inbound, mail, delivery, now)
+            for decision in decisions:
+                session.add(InboundOutcome(
+                    message_id=inbound.id, recipient=decision.recipient, outcome=decision.outcome,
+                    reason=decision.reason, ticket_id=decision.ticket_id,
+                    dedupe_key=self._dedupe_key(inbound, decision.recipient) if decision.outcome in _ACTING else None,
+                ))
+        return decisions
+
+    def _hold(self, raw: bytes, delivery: Delivery, error: Exception) -> list[Decision]:
+        reason = f"held: processing failed ({type(error).__name__}); kept for staff to look at"
+        try:
+            with transaction(self.sessions) as session:
+                inbound = self._store_raw(session, raw, delivery, None, self.clock())
+                decisions = [Decision(r, Outcome.HELD, reason) for r in delivery.recipients]
+                session.add_all(InboundOutcome(message_id=inbound.id, recipient=d.recipient, outcome=d.outcome,
+                                               reason=d.reason) for d in decisions)
+            return decisions
+        except Exception as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    def _store_raw(self, session: Session, raw: bytes, delivery: Delivery, mail: ParsedMail | None,
+                   now: datetime) -> InboundMessage:
+        inbound = InboundMessage(
+            received_at=now, channel=delivery.channel, envelope_sender=delivery.sender,
+            message_id=mail.message_id if mail else None,
+            sender=mail.from_addresses[0] if mail and mail.from_addresses else None,
+            subject=mail.subject if mail else None,
+            sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
+        )
+        session.add(inbound)
+        session.flush()
+        return inbound
+
+    @staticmethod
+    def _dedupe_key(inbound: InboundMessage, recipient: str) -> str:
+        identity = inbound.message_id or inbound.sha256
+        return hashlib.sha256(f"{identity}|{inbound.sender}|{recipient.lower()}".encode()).hexdigest()
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def _decide(self, session: Session, inbound: InboundMessage, mail: ParsedMail, delivery: Delivery,
+                now: datetime) -> list[Decision]:
+        kind = classify(mail, delivery.sender)
+        routes = {r: self.addresses.route(r) for r in delivery.recipients}
+        if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or any(
+                isinstance(route, BounceRoute) for route in routes.values()):
+            return [self._bounce(session, r, routes[r], kind) for r in delivery.recipients]
+        if kind.kind == Kind.AUTO_REPLY:
+            return [Decision(r, Outcome.AUTO_REPLY, f"automatic reply ({kind.reason}); not posted")
+                    for r in delivery.recipients]
+        decisions = []
+        for recipient in delivery.recipients:
+            duplicate = session.scalars(select(InboundOutcome).where(
+                InboundOutcome.dedupe_key == self._dedupe_key(inbound, recipient))).first()
+            if duplicate is not None:
+                decisions.append(Decision(recipient, Outcome.DUPLICATE,
+                                          f"already processed as inbound message #{duplicate.message_id}",
+                                          duplicate.ticket_id))
+                continue
+            try:
+                with session.begin_nested():
+                    decisions.append(self._act(session, inbound, mail, recipient, routes[recipient], now))
+            except Refused as refusal:
+                decisions.append(self._refused(recipient, refusal))
+        self._notice_refused_parts(session, mail, decisions)
+        return decisions
+
+    def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str, route,
+             now: datetime) -> Decision:
+        if isinstance(route, ReplyRoute):
+            return self._reply(session, inbound, mail, recipient, route, now)
+        if isinstance(route, InviteRoute):
+            return self._forward_invite(session, mail, recipient, route, now)
+        if isinstance(route, SupportRoute):
+            return self._new_ticket(session, inbound, mail, recipient)
+        raise Refused(Reason.NO_SUCH_TICKET, f"{recipient} is not an address of this helpdesk.")
+
+    @staticmethod
+    def _refused(recipient: str, refusal: Refused) -> Decision:
+        return Decision(recipient, Outcome.REFUSED, refusal.text, refusal=refusal)
+
+    def _bounce(self, session: Session, recipient: str, route, kind: Classification) -> Decision:
+        if not isinstance(route, BounceRoute):
+            failed = ", ".join(kind.recipients) or "unknown recipient"
+            return Decision(recipient, Outcome.BOUNCE, f"{kind.reason} for {failed}; not tied to a message of ours")
+        row = session.get(OutboxMessage, route.outbox)
+        if row is None:
+            return Decision(recipient, Outcome.BOUNCE, f"{kind.reason}; for a message no longer known")
+        if kind.kind == Kind.BOUNCE and row.status == OutboxStatus.SENT:
+            row.status = OutboxStatus.BOUNCED
+            row.last_error = kind.reason
+        return Decision(recipient, Outcome.BOUNCE,
+                        f"{kind.reason or 'delivery report'} for {row.recipient} (outbox #{row.id})", row.ticket_id)
+
+    def _sender(self, mail: ParsedMail) -> str:
+        if not mail.from_addresses:
+            raise Refused(Reason.NO_SENDER, "The message has no valid From address.")
+        if len(mail.from_addresses) > 1:
+            raise Refused(Reason.MULTIPLE_FROM, "Messages with more than one From address are not accepted.")
+        return mail.from_addresses[0]
+
+    def _require_sender_is(self, mail: ParsedMail, account: Account) -> None:
+        if self._sender(mail) != account.email:
+            raise Refused(Reason.SENDER_MISMATCH,
+                          "This address only takes mail from the person it was sent to; "
+                          "reply from the mailbox that received the message.")
+
+    def _new_post(self, inbound: InboundMessage, mail: ParsedMail) -> NewPost:
+        reply = extract_reply(mail.text, mail.html)
+        return NewPost(
+            body=reply.text, trimmed=reply.trimmed, source=PostSource.EMAIL, inbound_id=inbound.id,
+            email_message_id=mail.message_id,
+            attachments=[(a.filename, a.content_type, a.data) for a in mail.attachments],
+        )
+
+    def _reply(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,
+               route: ReplyRoute, now: datetime) -> Decision:
+        ticket = session.get(Ticket, route.ticket)
+        account = session.get(Account, route.account)
+        if ticket is None or account is None:
+            raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
+        self._require_sender_is(mail, account)
+        post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail), now)
+        return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
+
+    def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str) -> Decision:
+        sender = self._sender(mail)
+        account = find_account(session, sender)
+        if account is None and self.settings.create_sender_accounts:
+            account = Account(email=sender, name=name_from_address(sender), role=Role.CLIENT)
+            session.add(account)
+            session.flush()
+        if account is None:
+            raise Refused(Reason.UNKNOWN_SENDER,
+                          f"{sender} has no store account; write from the address of your store account.")
+        if account.role.is_staff:
+            raise Refused(Reason.STAFF_TO_SUPPORT,
+                          "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
+        subject = _REPLY_PREFIX.sub("", mail.subject or "")
+        ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
+                                   first_post=self._new_post(inbound, mail))
+        self.mailer.acknowledgement(session, ticket, post)
+        return Decision(recipient, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id)
+
+    def _forward_invite(self, session: Session, mail: ParsedMail, recipient: str, route: InviteRoute,
+                        now: datetime) -> Decision:
+        ticket = session.get(Ticket, route.ticket)
+        staff = session.get(Account, route.account)
+        if ticket is None or staff is None:
+            raise Refused(Reason.NO_SUCH_TICKET, "This invite address is no longer in use.")
+        self._require_sender_is(mail, staff)
+        invitees = self._invitees(mail, staff)
+        results: list[InviteResult] = []
+        for address in invitees:
+            try:
+                with session.begin_nested():
+                    delegate = invite(session, self.mailer, ticket, address, staff, now=now,
+                                      ttl_seconds=self.settings.invite_ttl,
+                                      create_accounts=self.settings.create_invitee_accounts)
+                results.append(InviteResult(address, delegate.account.name))
+            except Refused as refusal:
+                if refusal.reason in (Reason.NOT_STAFF, Reason.TICKET_CLOSED):
+                    raise
+                results.append(InviteResult(address, refusal=refusal.text))
+        invited = [r.email for r in results if r.refusal is None]
+        refused = "; ".join(f"{r.refusal}" for r in results if r.refusal is not None)
+        if not invited:
+            raise Refused(Reason.NO_INVITEES, f"No one was invited to ticket #{ticket.id}: {refused}")
+        self.mailer.invite_confirmation(session, ticket, staff, results)
+        summary = f"invited {', '.join(invited)} to ticket #{ticket.id}" + (f"; refused: {refused}" if refused else "")
+        return Decision(recipient, Outcome.INVITED, summary, ticket.id)
+
+    def _invitees(self, mail: ParsedMail, staff: Account) -> list[str]:
+        """Addresses the staff member wrote above the forwarded part; else the forwarded mail's sender."""
+        forward = split_forward(mail)
+
+        def eligible(address: str) -> bool:
+            return address != staff.email and not self.addresses.is_ours(address)
+
+        written = [a for a in addresses_in_text(forward.note) if eligible(a)]
+        if written:
+            return written
+        if forward.original_sender and eligible(forward.original_sender):
+            return [forward.original_sender]
+        raise Refused(Reason.NO_INVITEES,
+                      "No one to invite: write the addresses above the forwarded message, "
+                      "or forward a message written by the person to invite.")
+
+    def _notice_refused_parts(self, session: Session, mail: ParsedMail, decisions: list[Decision]) -> None:
+        """When one message was accepted for some recipients and refused for others, tell the sender."""
+        refused = [d for d in decisions if d.outcome == Outcome.REFUSED]
+        if not refused or len(refused) == len(decisions) or len(mail.from_addresses) != 1:
+            return
+        account = find_account(session, mail.from_addresses[0])
+        if account is not None:
+            self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.reason) for d in refused])

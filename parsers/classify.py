@@ -1,0 +1,447 @@
+"""What kind of mail is this: a bounce, a delay warning, a feedback report, other automatic
+mail, or a post written by a person (SPEC: "Never a post, never a loop").
+
+The rules run in order and the first that matches decides:
+
+1. Reports: ARF feedback reports; RFC 3464 delivery status notifications, read field by field.
+2. Bounces in the common non-standard formats, recognised by their text, but only when the
+   mail also shows that a machine sent it (see _machine_evidence). A person who writes
+   "your mail was undeliverable" in a reply is not a bounce.
+3. Automatic mail: RFC 3834 Auto-Submitted, Precedence, vendor headers, mailing-list headers,
+   the subject prefixes that responders write, the null sender, no-reply senders.
+4. Everything else is a post.
+
+X-Auto-Response-Suppress is deliberately not a signal: it asks the receiver not to answer
+this message automatically, and Outlook/Exchange put it on ordinary mail written by people
+as well as on their own out-of-office replies (which carry Auto-Submitted anyway).
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from parsers.addresses import parse_mailbox
+from parsers.mime import ParsedMail
+
+
+class Kind(enum.StrEnum):
+    BOUNCE = "bounce"          # permanent delivery failure report
+    DELAY = "delay"            # temporary failure / delay warning DSN
+    FEEDBACK = "feedback"      # ARF feedback report (abuse/spam complaint)
+    AUTO_REPLY = "auto_reply"  # vacation/out-of-office/autoresponder/other machine-generated mail
+    POST = "post"              # written by a person
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: Kind
+    reason: str                            # short human-readable, e.g. "Auto-Submitted: auto-replied"
+    # BOUNCE/DELAY: lowercased addresses that failed, when they can be found;
+    # FEEDBACK: the Original-Rcpt-To of the complaint, when the report names it
+    recipients: tuple[str, ...] = ()
+
+
+def classify(mail: ParsedMail, envelope_sender: str | None) -> Classification:
+    """envelope_sender is the SMTP MAIL FROM: "" or "<>" is the null sender, None is unknown
+    (the message was read from a mailbox; its Return-Path header then stands in)."""
+    sender = envelope_sender if envelope_sender is not None else mail.headers.get("Return-Path")
+    evidence = _machine_evidence(mail, sender)
+    return (
+        _feedback_report(mail)
+        or _delivery_report(mail, evidence)
+        or _bounce_text(mail, evidence)
+        or _automatic(mail, sender)
+        or Classification(Kind.POST, "no sign of automatic mail")
+    )
+
+
+# --- who sent it -------------------------------------------------------------------------
+
+_DAEMON_LOCAL = re.compile(
+    r"^(?:mailer-?daemon|mail-?daemon|mdaemon|postmaster|mail\.delivery\.system|ndr)$|smtp", re.I
+)
+# Display names too: Exchange 5.5 sent its reports as "System Administrator".
+_DAEMON_FROM_TEXT = re.compile(
+    r"mailer-daemon|postmaster|mail delivery (?:subsystem|system)|system administrator", re.I
+)
+_NO_REPLY_LOCAL = re.compile(
+    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer-?daemon|postmaster)(?:$|[-_.+])", re.I
+)
+
+
+def _is_null(sender: str | None) -> bool:
+    return sender is not None and sender.strip() in ("", "<>")
+
+
+def _local_part(address: str) -> str:
+    local = address.strip().strip("<>").rpartition("@")[0] or address.strip().strip("<>")
+    # BATV (prvs=tag=user) and similar signing prefixes keep the real local part last
+    if "=" in local and local.lower().startswith(("prvs=", "btv1=", "msprvs1=")):
+        local = local.rsplit("=", 1)[-1]
+    return local.lower()
+
+
+def _machine_evidence(mail: ParsedMail, sender: str | None) -> str | None:
+    """Why we believe a mail system (not a person) sent this mail, or None."""
+    if _is_null(sender):
+        return "null envelope sender"
+    if sender and _DAEMON_LOCAL.search(_local_part(sender)):
+        return f"envelope sender {sender.strip().strip('<>')}"
+    from_header = mail.headers.get("From")
+    if from_header is None or "<>" in from_header:
+        return "From has no address"
+    if _DAEMON_FROM_TEXT.search(from_header):
+        return f"From is {from_header.strip()}"
+    for address in mail.from_addresses:
+        if _DAEMON_LOCAL.search(_local_part(address)):
+            return f"From is {address}"
+    if mail.content_type == "multipart/report" or any(c in _REPORT_EVIDENCE for c, _ in mail.report_parts):
+        return "delivery report"
+    if "X-Failed-Recipients" in mail.headers:
+        return "X-Failed-Recipients header"
+    return None
+
+
+_REPORT_EVIDENCE = ("message/delivery-status", "message/feedback-report")
+
+
+# --- reports -----------------------------------------------------------------------------
+
+def _feedback_report(mail: ParsedMail) -> Classification | None:
+    parts = [text for ctype, text in mail.report_parts if ctype == "message/feedback-report"]
+    if mail.report_type != "feedback-report" and not parts:
+        return None
+    recipients: list[str] = []
+    for block in (b for text in parts for b in _field_blocks(text)):
+        _add(recipients, [parse_mailbox(block.get("original-rcpt-to", "").strip("<> "))])
+    return Classification(Kind.FEEDBACK, "ARF feedback report (RFC 5965)", tuple(recipients))
+
+
+def _delivery_report(mail: ParsedMail, evidence: str | None) -> Classification | None:
+    text = _delivery_status_text(mail, evidence)
+    if text is None:
+        return None
+    outcomes = [
+        (_dsn_outcome(block), _dsn_address(block))
+        for block in _field_blocks(text)
+        if "final-recipient" in block or "original-recipient" in block
+    ]
+    for outcome, kind in (("failed", Kind.BOUNCE), ("delayed", Kind.DELAY)):
+        if any(o == outcome for o, _ in outcomes):
+            found: list[str] = []
+            _add(found, (address for o, address in outcomes if o == outcome))
+            recipients = tuple(found) or _failed_recipients(mail, _report_text(mail))
+            return Classification(kind, f"DSN (RFC 3464), action {outcome}", recipients)
+    if outcomes and all(o == "delivered" for o, _ in outcomes):
+        return Classification(Kind.AUTO_REPLY, "DSN (RFC 3464), action delivered")
+    # No readable per-recipient status: the human-readable part has to tell.
+    body = _report_text(mail)
+    kind = Kind.DELAY if _DELAY.search(body) or _DELAY.search(mail.subject) else Kind.BOUNCE
+    return Classification(kind, "DSN (RFC 3464) without recipient status", _failed_recipients(mail, body))
+
+
+def _delivery_status_text(mail: ParsedMail, evidence: str | None) -> str | None:
+    # Some gateways wrap the DSN they received in a message of their own; look inside only
+    # when the outer mail is machine-sent too, never inside a person's forward.
+    sources = [mail, *mail.attached_messages] if evidence else [mail]
+    for source in sources:
+        for ctype, text in source.report_parts:
+            if ctype == "message/delivery-status":
+                return text
+    if mail.report_type == "delivery-status":
+        return ""
+    return None
+
+
+def _field_blocks(text: str) -> list[dict[str, str]]:
+    """The header-style field groups of a report body (RFC 3464 / RFC 5965), names lowercased."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+            current, last = {}, None
+        elif line[0] in " \t" and last is not None:
+            current[last] += " " + line.strip()
+        else:
+            name, colon, value = line.partition(":")
+            if colon:
+                last = name.strip().lower()
+                current.setdefault(last, value.strip())
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+_ACTIONS = {
+    "failed": "failed", "failure": "failed", "error": "failed",
+    "delayed": "delayed",
+    "delivered": "delivered", "relayed": "delivered", "expanded": "delivered",
+}
+_STATUS_CLASSES = {"5": "failed", "4": "delayed", "2": "delivered"}
+
+
+def _dsn_outcome(block: dict[str, str]) -> str | None:
+    words = block.get("action", "").lower().split()
+    if words and words[0] in _ACTIONS:
+        return _ACTIONS[words[0]]
+    status = block.get("status", "").strip()
+    return _STATUS_CLASSES.get(status[:1])
+
+
+def _dsn_address(block: dict[str, str]) -> str | None:
+    # Original-Recipient is the address the sender used; Final-Recipient may be an alias target.
+    for field in ("original-recipient", "final-recipient"):
+        address_type, semicolon, address = block.get(field, "").partition(";")
+        if not semicolon:
+            address_type, address = "rfc822", address_type
+        if address_type.strip().lower() in ("rfc822", ""):
+            found = parse_mailbox(address.strip().strip("<>"))
+            if found:
+                return found
+    return None
+
+
+# --- bounces written for people ----------------------------------------------------------
+
+# (name, pattern) found in the body of a machine-sent mail; the name goes into the reason.
+_BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.I))
+    for name, pattern in (
+        ("Postfix format", r"this is the (?:mail system|[\w .()/-]{0,60}program) at host"),
+        ("qmail format", r"this is the qmail-send program|below this line is a copy of the message"),
+        ("Exim format", r"created automatically by mail delivery software"
+                        r"|a message that you sent (?:could not be|has not yet been) delivered"),
+        ("Sendmail format", r"the original message was received at|addresses had permanent fatal errors"),
+        ("Exchange NDR format", r"delivery has failed to these recipients"
+                         r"|did not reach (?:the following|some or all of the intended) recipient"),
+        ("Gmail format", r"delivery to the following recipients? (?:failed|has been delayed)"),
+        ("Yahoo format", r"unable to deliver (?:your )?message to the following address"),
+        ("AOL format", r"your mail to the following recipients could not be delivered"),
+        ("delivery failure text",
+         r"could not be delivered|cannot be delivered|was not delivered|not (?:yet )?been delivered"
+         r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
+         r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
+         r"|delivery status notification|non-delivery|returned mail|failed addresses"
+         r"|(?:was|were|been) (?:automatically )?rejected"
+         r"|delivery (?:problem|warning)|delayed mail|no such user|user unknown|mailbox unavailable"
+         r"|无法发送|投递失败|传输失败|не (?:может быть )?доставлено"),
+    )
+)
+
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(?:undeliverable|undelivered mail|delivery status notification|mail delivery (?:failed|failure)"
+    r"|failure notice|returned mail|delivery failure|non-?delivery|delivery report|delayed mail"
+    r"|mail failed|failed mail)",
+    re.I,
+)
+
+_DELAY = re.compile(
+    r"warning (?:message )?only|not yet been delivered|have not yet received|has been delayed"
+    r"|delivery (?:has been )?delayed|\(delay\)|delayed mail|will continue (?:trying|to try|to attempt)"
+    r"|delivery attempts will continue|will be retried|still being retried|(?:has been|was) postponed"
+    r"|no need to resend|do not need to resend|do not resend",
+    re.I,
+)
+
+
+def _bounce_text(mail: ParsedMail, evidence: str | None) -> Classification | None:
+    if evidence is None:
+        return None
+    body = _report_text(mail)
+    name = next((n for n, pattern in _BOUNCE_TEXT if pattern.search(body)), None)
+    if name is None and _BOUNCE_SUBJECT.search(mail.subject):
+        name = "bounce subject"
+    delayed = bool(_DELAY.search(body) or _DELAY.search(mail.subject))
+    if name is None and delayed:
+        name = "delay warning text"
+    if name is None:
+        return None
+    kind = Kind.DELAY if delayed else Kind.BOUNCE
+    return Classification(kind, f"{name}; {evidence}", _failed_recipients(mail, body))
+
+
+# Lines from which on a bounce quotes the returned message: addresses below are not failures.
+_RETURNED_COPY = re.compile(
+    r"original message(?! was received)|(?:this|attachment|below) is a copy of|^\W*a copy of"
+    r"|below (?:this|the next) line"
+    r"|returned mail follows|start of returned message|unsent message|header of the source mail"
+    r"|message (?:header|headers|text) follows?|header of the original|message reads"
+    r"|undelivered message you sent|header and top|non-delivered message|lines of your original"
+    r"|forwarded message|mensaje original|old message:",
+    re.I,
+)
+
+_ADDR = r"[^\s<>()\[\]\"',;:=@]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+
+# Where the common formats put a failed address; each pattern captures it as group 1.
+_RECIPIENT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.I | re.M)
+    for pattern in (
+        # "<user@example.com>: reason", or the bracketed address alone (Postfix, qmail, Yahoo)
+        rf"^[ \t]*<({_ADDR})>[ \t]*(?::|\(|$)",
+        # the address first on its line: alone, bulleted, or followed by a reason (Exim, Gmail,
+        # Exchange, Sendmail)
+        rf"^[ \t]*(?:[*>-]+[ \t]*)?[\[\"']?({_ADDR})[\]\"']?[ \t]*(?::|;|\.\.\.|[ \t]-[ \t]|[ \t]on[ \t]|$)",
+        # labelled: "Failed Recipient: ..", "Unknown user: ..", "Recipient: [SMTP:..]", "SMTP=.."
+        rf"(?:recipient|error-for|unknown user|undeliverable address|invalid final delivery userid"
+        rf"|delivery failed \d+ attempts|undeliverable +to|smtp=)[ \t]*:?[ \t]*\[?(?:smtp:)?<?({_ADDR})",
+        # a phrase naming it: "could not be delivered to\n user@..", "(generated from user@..)"
+        rf"(?:delivered to|deliver (?:your )?message to|your message to|addressed(?: to|,)|generated from"
+        rf"|expanded from|mailbox is full|local mailbox|this address)[ \t]*:?\s*[\"'<]?({_ADDR})",
+    )
+)
+
+
+def _failed_recipients(mail: ParsedMail, body: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for value in mail.headers.get_all("X-Failed-Recipients"):
+        _add(found, (parse_mailbox(a.strip()) for a in value.split(",")))
+    if found:
+        return tuple(found)
+    report = _before_returned_copy(body)
+    candidates = sorted(
+        (match.start(1), match.group(1)) for pattern in _RECIPIENT_PATTERNS for match in pattern.finditer(report)
+    )
+    own = set(mail.from_addresses)
+    _add(found, (a for a in (parse_mailbox(c) for _, c in candidates)
+                 if a and a not in own and not _DAEMON_LOCAL.search(_local_part(a))))
+    return tuple(found)
+
+
+def _before_returned_copy(body: str) -> str:
+    lines = body.splitlines()
+    for index, line in enumerate(lines):
+        if _RETURNED_COPY.search(line):
+            return "\n".join(lines[:index])
+    return body
+
+
+def _report_text(mail: ParsedMail) -> str:
+    if mail.text and mail.text.strip():
+        return mail.text
+    return _html_to_text(mail.html or "")
+
+
+def _html_to_text(markup: str) -> str:
+    markup = re.sub(r"<(?:br|/p|/div|/tr|/li)\b[^>]*>", "\n", markup, flags=re.I)
+    markup = re.sub(r"<(?:script|style)\b.*?</(?:script|style)>", "", markup, flags=re.I | re.S)
+    return html.unescape(re.sub(r"<[^>]*>", "", markup))
+
+
+def _add(found: list[str], addresses: Iterable[str | None]) -> None:
+    for address in addresses:
+        if address and address not in found:
+            found.append(address)
+
+
+# --- other automatic mail ----------------------------------------------------------------
+
+_PRECEDENCE_AUTOMATIC = ("bulk", "junk", "list", "auto_reply")
+
+# Headers whose presence (with any value but a negative one) marks machine-generated mail.
+_AUTOMATIC_HEADERS = (
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Autoreply-From",
+    "X-Mail-Autoreply",
+    "X-FC-MachineGenerated",
+    "X-Autogenerated",                  # GroupWise: Reply, Forward, Mirror, Group
+    "X-MS-Exchange-Inbox-Rules-Loop",   # an Exchange inbox rule (auto-reply or auto-forward) sent it
+)
+_NEGATIVE_VALUES = ("no", "false", "0")
+
+_LIST_HEADERS = ("List-Id", "List-Unsubscribe")
+
+# Subject prefixes that responders write, by language. Each must be followed by a colon, a
+# dash, a bracket or the end of the subject, so "Out of office policy question" stays a post.
+_AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("en", r"auto"),                                # RFC 3834 suggests "Auto: "
+    ("en", r"automatic reply"),                     # Outlook / Exchange
+    ("en", r"auto[- ]?reply"),
+    ("en", r"auto[- ]?response"),
+    ("en", r"out of (?:the )?office"),
+    ("de", r"abwesenheitsnotiz"),
+    ("de", r"automatische antwort"),
+    ("fr", r"r[ée]ponse automatique"),
+    ("es", r"respuesta autom[áa]tica"),
+    ("it", r"risposta automatica"),
+    ("nl", r"automatisch antwoord"),
+    ("pt", r"resposta autom[áa]tica"),
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：\-–(\[]|$)", re.I
+)
+
+
+def _automatic(mail: ParsedMail, sender: str | None) -> Classification | None:
+    reason = (
+        _auto_submitted(mail)
+        or _precedence(mail)
+        or _vendor_header(mail)
+        or _list_header(mail)
+        or _report_kind(mail)
+        or _auto_subject(mail)
+        or _automatic_sender(mail, sender)
+    )
+    return Classification(Kind.AUTO_REPLY, reason) if reason else None
+
+
+def _auto_submitted(mail: ParsedMail) -> str | None:
+    value = mail.headers.get("Auto-Submitted")
+    if value is None:
+        return None
+    keyword = re.split(r"[\s;(]", value.strip(), maxsplit=1)[0].lower()
+    return None if keyword == "no" else f"Auto-Submitted: {value.strip()}"
+
+
+def _precedence(mail: ParsedMail) -> str | None:
+    for name in ("Precedence", "X-Precedence"):
+        value = (mail.headers.get(name) or "").strip().lower().replace("-", "_")
+        if value in _PRECEDENCE_AUTOMATIC:
+            return f"{name}: {value}"
+    return None
+
+
+def _vendor_header(mail: ParsedMail) -> str | None:
+    for name in _AUTOMATIC_HEADERS:
+        value = mail.headers.get(name)
+        if value is not None and value.strip().lower() not in _NEGATIVE_VALUES:
+            return f"{name}: {value.strip()}"
+    return None
+
+
+def _list_header(mail: ParsedMail) -> str | None:
+    for name in _LIST_HEADERS:
+        if name in mail.headers:
+            return f"mailing list ({name})"
+    return None
+
+
+def _report_kind(mail: ParsedMail) -> str | None:
+    """Read receipts (RFC 8098) and other machine-readable reports."""
+    if mail.content_type == "multipart/report":
+        return f"report ({mail.report_type or 'multipart/report'})"
+    machine_parts = [ctype for ctype, _ in mail.report_parts if ctype != "text/rfc822-headers"]
+    return f"report ({machine_parts[0]})" if machine_parts else None
+
+
+def _auto_subject(mail: ParsedMail) -> str | None:
+    match = _AUTO_SUBJECT.match(mail.subject)
+    return f"subject starts with {match.group(0).strip()!r}" if match else None
+
+
+def _automatic_sender(mail: ParsedMail, sender: str | None) -> str | None:
+    if _is_null(sender):
+        return "null envelope sender"
+    candidates = [*mail.from_addresses, *([sender.strip().strip("<>")] if sender else [])]
+    for address in candidates:
+        if _NO_REPLY_LOCAL.search(_local_part(address)):
+            return f"sender {address}"
+    return None

@@ -1,0 +1,268 @@
+"""Test helpers: a recording SMTP sink, the gateway running on loopback, mail builders, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import io
+import re
+import smtplib
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from aiosmtpd.controller import Controller
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Clock:
+    """Wall time plus an offset the test can move forward."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, **kwargs) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+# --- the recording sink (the relay the gateway sends through) ---------------------------------
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
+
+    @property
+    def to(self) -> str:
+        return self.rcpt_tos[0]
+
+    def header(self, name: str) -> str | None:
+        value = self.message[name]
+        return str(value) if value is not None else None
+
+    def part(self, subtype: str) -> str:
+        body = self.message.get_body(preferencelist=(subtype,))
+        return body.get_content() if body is not None else ""
+
+    @property
+    def text(self) -> str:
+        return self.part("plain")
+
+    @property
+    def html(self) -> str:
+        return self.part("html")
+
+
+class _SinkHandler:
+    def __init__(self, sink: "Sink"):
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.sink.lock:
+            if self.sink.failures:
+                return self.sink.failures.pop(0)
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.sink.lock.notify_all()
+        return "250 2.0.0 OK"
+
+
+class Sink:
+    """A real SMTP server on loopback that records what it is sent; can be told to refuse."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.received: list[Received] = []
+        self.failures: list[str] = []
+        self.lock = threading.Condition()
+        self._controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def fail_next(self, *replies: str) -> None:
+        with self.lock:
+            self.failures.extend(replies)
+
+    def wait_for(self, count: int = 1, to: str | None = None, timeout: float = 15) -> list[Received]:
+        """Wait until `count` messages (to `to`, if given) have arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                matching = [m for m in self.received if to is None or to.lower() in (r.lower() for r in m.rcpt_tos)]
+                if len(matching) >= count:
+                    return matching
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = [(m.rcpt_tos, m.header("Subject")) for m in self.received]
+                    raise AssertionError(f"waited for {count} message(s) to {to}; sink has {got}")
+                self.lock.wait(remaining)
+
+    def to(self, address: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.received if address.lower() in (r.lower() for r in m.rcpt_tos)]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.received.clear()
+
+
+# --- the gateway, served from a thread of the test process -----------------------------------
+
+class RunningGateway:
+    def __init__(self, gateway):
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+    # clients ---------------------------------------------------------------------------
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.settings.smtp_port, timeout=30)
+
+    def send(self, raw: bytes, sender: str, recipients: list[str] | str) -> "SmtpResult":
+        """One SMTP transaction; returns every reply code so tests can compare them exactly."""
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        with self.smtp() as client:
+            client.ehlo("client.test")
+            client.mail(sender)
+            rcpt = [client.rcpt(r) for r in recipients]
+            if not any(code == 250 for code, _ in rcpt):
+                return SmtpResult(rcpt, None, None)
+            code, message = client.data(raw)
+            return SmtpResult(rcpt, code, message.decode())
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.settings.http_port}{path}"
+
+
+@dataclass
+class SmtpResult:
+    rcpt: list[tuple[int, bytes]]
+    code: int | None
+    message: str | None
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        import json
+        return json.loads(self.out)
+
+
+def cli(*args: str) -> CliResult:
+    """Runs the real `gateway` command in-process (settings come from the GATEWAY_* environment)."""
+    from gateway.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli_main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+@dataclass
+class HttpResult:
+    status: int
+    body: str
+    headers: dict = field(default_factory=dict)
+
+
+def http(method: str, url: str, form: dict | None = None) -> HttpResult:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return HttpResult(response.status, response.read().decode(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return HttpResult(error.code, error.read().decode(), dict(error.headers))
+
+
+def accept_link(invite: Received) -> str:
+    """The accept link: a bare URL on its own line of the invitation's text part."""
+    links = [line.strip() for line in invite.text.splitlines() if re.fullmatch(r"\s*https?://\S+/accept/\S+\s*", line)]
+    assert len(links) == 1, f"expected one accept link line, got {links}"
+    return links[0]
+
+
+def nonce_of(page: str) -> str:
+    match = re.search(r'name="nonce" value="([^"]+)"', page)
+    assert match, "confirmation page has no nonce field"
+    return match[1]
+
+
+# --- mail builders ----------------------------------------------------------------------
+
+def make_mail(sender: str, to: str, subject: str = "Hello", body: str = "Hello there", *,
+              html: str | None = None, headers: dict[str, str] | None = None,
+              message_id: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id or make_msgid(domain="client.test")
+    msg["Date"] = email.utils.formatdate()
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def reply_to(received: Received, sender: str, body: str, **kwargs) -> tuple[bytes, str]:
+    """A reply the way a mail client writes it: new text above the quoted original."""
+    original = received.text
+    quoted = "\n".join(f"> {line}" for line in original.splitlines())
+    text = f"{body}\n\nOn Mon, 23 Nov 2026 at 10:00, Store <support> wrote:\n{quoted}\n"
+    address = received.header("Reply-To")
+    assert address, "notification has no Reply-To"
+    headers = {"In-Reply-To": received.header("Message-ID"), "References": received.header("Message-ID")}
+    headers.update(kwargs.pop("headers", {}))
+    return make_mail(sender, address, "Re: " + (received.header("Subject") or ""), text,
+                     headers=headers, **kwargs), address

@@ -1,0 +1,87 @@
+"""Reply, invite and bounce addresses: verifiable, unforgeable, within 64 characters, no '+'."""
+
+import pytest
+
+from parsers.addresses import (
+    AddressBook,
+    BounceRoute,
+    InviteRoute,
+    LinkSigner,
+    ReplyRoute,
+    SupportRoute,
+    addresses_in_text,
+    parse_mailbox,
+    parse_mailbox_list,
+)
+
+KEY = b"k" * 40
+
+
+@pytest.fixture
+def book() -> AddressBook:
+    return AddressBook(KEY, "gw.test", "support@gw.test")
+
+
+def test_reply_address_routes_back_to_its_ticket_and_account(book):
+    address = book.reply_address(123, 4567)
+    assert book.route(address) == ReplyRoute(123, 4567)
+    local = address.split("@")[0]
+    assert len(local) <= 64 and "+" not in address
+
+
+def test_addresses_survive_case_changes_by_mail_systems(book):
+    assert book.route(book.reply_address(7, 8).upper()) == ReplyRoute(7, 8)
+
+
+def test_largest_ids_stay_within_64_characters(book):
+    assert len(book.reply_address(999_999_999_999, 999_999_999_999).split("@")[0]) <= 64
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda a: a.replace("r-12-", "r-13-"),          # another ticket
+    lambda a: a.replace("-34-", "-35-"),            # another account
+    lambda a: a[:-len("@gw.test") - 1] + ("a" if a[-len("@gw.test") - 1] != "a" else "b") + "@gw.test",
+    lambda a: a.replace("r-", "i-"),                # a reply token used as an invite token
+    lambda a: a.replace("@gw.test", "@other.test"),
+])
+def test_tampered_addresses_are_not_served(book, tamper):
+    address = book.reply_address(12, 34)
+    assert book.route(tamper(address)) is None
+
+
+def test_another_key_makes_other_addresses(book):
+    other = AddressBook(b"z" * 40, "gw.test", "support@gw.test")
+    assert other.route(book.reply_address(1, 2)) is None
+
+
+def test_invite_support_and_bounce_routes(book):
+    assert book.route(book.invite_address(5, 6)) == InviteRoute(5, 6)
+    assert book.route("Support@GW.test") == SupportRoute()
+    assert book.route(book.bounce_address(99)) == BounceRoute(99)
+    assert book.route("someone@gw.test") is None
+
+
+def test_accept_tokens_and_form_nonces():
+    links = LinkSigner(KEY)
+    token = links.accept_token(41)
+    assert links.read_accept_token(token) == 41
+    assert links.read_accept_token(token.replace("41-", "42-")) is None
+    assert links.read_accept_token("41-" + "a" * 20) is None
+    assert links.read_accept_token("") is None
+    assert links.check_form_nonce(41, links.form_nonce(41))
+    assert not links.check_form_nonce(41, links.form_nonce(42))
+    assert not links.check_form_nonce(41, None)
+
+
+def test_display_name_never_decides_the_address():
+    assert parse_mailbox('"olivia@client.test" <eve@evil.test>') == "eve@evil.test"
+
+
+def test_strict_parsing_refuses_junk():
+    assert parse_mailbox("not an address") is None
+    assert parse_mailbox_list("a@b.test, Bob <C@D.test>") == ["a@b.test", "c@d.test"]
+
+
+def test_addresses_written_in_text_each_once_in_order():
+    text = "Please add bob@example.com, <carol@shop.example.org> and bob@example.com.\nThanks"
+    assert addresses_in_text(text) == ["bob@example.com", "carol@shop.example.org"]
