@@ -22,7 +22,7 @@ from gateway.delegates import delegates_of, invite, revoke, shown_status
 from gateway.errors import Refused
 from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
 from storage.db import transaction, upgrade
-from storage.models import InboundMessage, InboundOutcome, PostSource, Role
+from storage.models import InboundMessage, InboundOutcome, PostSource, Role, utcnow
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -255,7 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) -> int:
     args = _parser().parse_args(argv)
     out = Output(args.json)
     try:
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "process", False):
             return args.func(settings, args, out)
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, clock)
         try:
             with transaction(gateway.sessions) as session:
                 args.func(gateway, session, args, out)

@@ -191,14 +191,15 @@ class CliResult:
         return json.loads(self.out)
 
 
-def cli(*args: str) -> CliResult:
+def cli(*args, clock: Clock | None = None) -> CliResult:
     """Runs the real `gateway` command in-process (settings come from the GATEWAY_* environment)."""
     from gateway.cli import main as cli_main
+    from storage.models import utcnow
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = cli_main([str(a) for a in args])
+            code = cli_main([str(a) for a in args], clock or utcnow)
         except SystemExit as exit_:
             code = int(exit_.code or 0)
     return CliResult(code, out.getvalue(), err.getvalue())
@@ -266,3 +267,69 @@ def reply_to(received: Received, sender: str, body: str, **kwargs) -> tuple[byte
     headers.update(kwargs.pop("headers", {}))
     return make_mail(sender, address, "Re: " + (received.header("Subject") or ""), text,
                      headers=headers, **kwargs), address
+
+
+class TcpProxy:
+    """A loopback TCP proxy the test can cut, to make a real storage outage."""
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept_loop, args=(self._listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close the listener and every open connection: the database is gone."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            self._connections.clear()
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, dest: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                dest.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dest.shutdown(socket.SHUT_WR)
+
+
+def wait_until(predicate, timeout: float = 15, what: str = "condition"):
+    """Poll until predicate() is truthy; returns its value. Waiting is not a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

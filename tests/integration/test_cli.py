@@ -1,0 +1,118 @@
+"""SPEC "Interfaces for people and scripts": every command, --json, and the exit statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support import cli
+
+
+def test_account_add_and_list(env):
+    result = cli("account", "add", "Ada@Store.test", "--name", "Ada Admin", "--role", "admin", "--json")
+    assert result.code == 0 and result.json() == {"email": "ada@store.test", "name": "Ada Admin", "role": "admin"}
+    assert cli("account", "list", "--json").json() == [{"email": "ada@store.test", "name": "Ada Admin", "role": "admin"}]
+    plain = cli("account", "list").out
+    assert "ada@store.test" in plain and "admin" in plain
+
+
+def test_emails_are_unique_whatever_their_case(env):
+    assert cli("account", "add", "ada@store.test", "--name", "Ada", "--role", "admin").code == 0
+    result = cli("account", "add", "ADA@store.TEST", "--name", "Ada 2", "--role", "staff")
+    assert result.code == 1 and result.err == "error: ada@store.test already has an account.\n"
+
+
+def test_ticket_create_prints_the_number_and_show_gives_the_spec_fields(people):
+    result = cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Beans",
+                 "--body", "Hello")
+    assert result.code == 0 and result.out.strip().isdigit()
+    number = int(result.out)
+    data = cli("ticket", "show", number, "--json").json()
+    assert {"number", "subject", "status", "owner", "delegates", "posts"} <= set(data)
+    assert (data["number"], data["subject"], data["status"], data["owner"]) == (number, "Beans", "open", people.owner)
+    assert data["delegates"] == []
+    assert [{k: p[k] for k in ("author", "body", "source")} for p in data["posts"]] == [
+        {"author": people.staff, "body": "Hello", "source": "cli"}]
+    assert data["posts"][0]["created_at"]
+    assert cli("ticket", "list", "--json").json() == [
+        {"number": number, "subject": "Beans", "status": "open", "owner": people.owner}]
+
+
+def test_ticket_addresses_for_staff_and_clients(people, ticket):
+    staff = cli("ticket", "addresses", ticket, "--for", people.staff, "--json").json()
+    assert staff["reply_address"].startswith("r-") and staff["invite_address"].startswith("i-")
+    owner = cli("ticket", "addresses", ticket, "--for", people.owner, "--json").json()
+    assert owner["reply_address"] != staff["reply_address"] and owner["invite_address"] is None
+    refused = cli("ticket", "addresses", ticket, "--for", people.other)
+    assert refused.code == 1 and "has no access" in refused.err
+
+
+def test_close_post_and_statuses(people, ticket):
+    result = cli("post", ticket, "--by", people.owner, "--body", "From the owner", "--json")
+    assert result.code == 0 and result.json()["status"] == "client_replied"
+    assert cli("post", ticket, "--by", people.staff, "--body", "From staff", "--json").json()["status"] == "awaiting_client"
+    assert cli("ticket", "close", ticket, "--by", people.staff, "--json").json()["status"] == "closed"
+    assert cli("post", ticket, "--by", people.owner, "--body", "Reopen", "--json").json()["status"] == "client_replied"
+    denied = cli("post", ticket, "--by", people.other, "--body", "Let me in")
+    assert denied.code == 1 and "has no access to ticket" in denied.err
+
+
+def test_refusals_exit_1_with_one_line_on_stderr(people, ticket):
+    for args in (("ticket", "show", 999), ("delegate", "revoke", ticket, people.delegate, "--by", people.staff),
+                 ("post", ticket, "--by", "nobody@x.test", "--body", "hi"),
+                 ("account", "add", "not-an-address", "--name", "X", "--role", "client")):
+        result = cli(*args)
+        assert result.code == 1, args
+        assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
+        assert result.out == ""
+
+
+@pytest.mark.parametrize("args", [
+    (), ("ticket",), ("ticket", "show"), ("ticket", "show", "abc"),
+    ("account", "add", "x@y.test", "--name", "X", "--role", "king"), ("delegate", "invite", "1", "x@y.test"),
+])
+def test_usage_errors_exit_2(env, args):
+    assert cli(*args).code == 2
+
+
+def test_bad_configuration_exits_2(monkeypatch, env):
+    monkeypatch.setenv("GATEWAY_INVITE_TTL", "soon")
+    result = cli("account", "list")
+    assert result.code == 2 and "not a duration" in result.err
+
+
+def test_unreachable_database_exits_3(monkeypatch, env, tmp_path):
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path}/blocked/db/gateway.db")
+    result = cli("account", "list")
+    assert result.code == 3 and "database" in result.err
+
+
+def test_db_upgrade_is_idempotent(monkeypatch, env, tmp_path):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path}/fresh/gateway.db")
+    assert cli("db", "upgrade").code == 0
+    assert cli("db", "upgrade").code == 0
+    assert cli("account", "list", "--json").json() == []
+
+
+def test_delegate_list_all_keeps_history(people, ticket, sink):
+    for _ in range(2):
+        assert cli("delegate", "invite", ticket, people.delegate, "--by", people.staff).code == 0
+        assert cli("delegate", "revoke", ticket, people.delegate, "--by", people.staff).code == 0
+    assert cli("delegate", "list", ticket, "--json").json() == []
+    history = cli("delegate", "list", ticket, "--all", "--json").json()
+    assert [(d["email"], d["status"], d["invited_by"]) for d in history] == [
+        (people.delegate, "revoked", people.staff)] * 2
+
+
+def test_console_script_and_module_are_the_same_command(env):
+    gateway = os.path.join(os.path.dirname(sys.executable), "gateway")
+    for command in ([gateway], [sys.executable, "-m", "gateway"]):
+        done = subprocess.run([*command, "account", "list", "--json"], capture_output=True, text=True,
+                              timeout=60, env=os.environ.copy())
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == []

@@ -1,0 +1,175 @@
+"""SPEC "Email interfaces": reply addresses, forward-to-invite, outbound form, automatic mail,
+duplicates, and one transaction for several gateway recipients."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import cli, make_mail, reply_to
+
+pytestmark = pytest.mark.usefixtures("gw")
+
+
+def account_id(gw, email: str) -> int:
+    from gateway.accounts import find_account
+
+    with gw.gateway.sessions() as session:
+        return find_account(session, email).id
+
+
+def posts(ticket: int) -> list[dict]:
+    return cli("ticket", "show", ticket, "--json").json()["posts"]
+
+
+def inbound() -> list[dict]:
+    return cli("inbound", "list", "--json").json()
+
+
+# --- reply addresses: only from the account they were made for -----------------------------
+
+@pytest.mark.parametrize("from_header", [
+    '"olivia@client.test" <carol@client.test>',      # the display name never decides
+    "olivia@client.test, carol@client.test",          # two mailboxes in From
+    "carol@client.test",
+])
+def test_replies_from_anyone_but_the_addressee_are_refused(gw, people, ticket, from_header):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    raw = make_mail(from_header, address, "Re: survey", "spoofed text")
+    result = gw.send(raw, people.owner, address)
+    assert result.code == 550
+    assert [p["body"] for p in posts(ticket)] == ["How did you like the special blend?"]
+    assert inbound()[0]["outcome"] == "refused"
+
+
+# --- the staff invite address ------------------------------------------------------------------
+
+def forward(staff: str, invite_address: str, note: str, original_from: str = "Carol Client <carol@client.test>"):
+    body = (f"{note}\n\n---------- Forwarded message ---------\nFrom: {original_from}\n"
+            "Date: Mon, 23 Nov 2026 at 09:00\nSubject: Loved the beans\nTo: support@gw.test\n\n"
+            "The special blend was great, can I order more? Write to bob@example.org too.\n")
+    return make_mail(staff, invite_address, "Fwd: Loved the beans", body)
+
+
+def invite_address(gw, people, ticket) -> str:
+    result = cli("ticket", "addresses", ticket, "--for", people.staff, "--json")
+    assert result.code == 0, result.err
+    return result.json()["invite_address"]
+
+
+def test_forwarding_invites_the_addresses_written_above_the_forward(gw, sink, people, ticket):
+    address = invite_address(gw, people, ticket)
+    note = (f"Please add {people.delegate} and ghost@nowhere.test, thanks; cc {people.staff} {address}\n\n"
+            "-- \nSam Staff\nsam.private@store.test")
+    result = gw.send(forward(people.staff, address, note), people.staff, address)
+    assert result.code == 250
+    listed = {d["email"]: d["status"] for d in cli("delegate", "list", ticket, "--json").json()}
+    assert listed == {people.delegate: "invited"}  # not the staff's own, signature, or forwarded addresses
+    sink.wait_for(1, to=people.delegate)
+    confirmation = sink.wait_for(1, to=people.staff)[-1]
+    assert "Delegates invited: 1, refused: 1" in confirmation.header("Subject")
+    assert people.delegate in confirmation.text
+    assert "ghost@nowhere.test: ghost@nowhere.test has no store account" in confirmation.text
+    assert inbound()[0]["outcome"] == "invited"
+
+
+def test_forwarding_with_no_addresses_invites_the_original_sender(gw, sink, people, ticket):
+    address = invite_address(gw, people, ticket)
+    result = gw.send(forward(people.staff, address, "FYI, see below."), people.staff, address)
+    assert result.code == 250
+    assert [d["email"] for d in cli("delegate", "list", ticket, "--json").json()] == [people.other]
+
+
+def test_a_forward_that_invites_nobody_is_refused_with_the_reasons(gw, sink, people, ticket):
+    address = invite_address(gw, people, ticket)
+    raw = forward(people.staff, address, "Add ghost@nowhere.test please")
+    result = gw.send(raw, people.staff, address)
+    assert result.code == 550 and "ghost@nowhere.test has no store account" in result.message
+    assert cli("delegate", "list", ticket, "--json").json() == []
+
+
+# --- outbound messages -----------------------------------------------------------------------
+
+def test_outbound_mail_threads_marks_itself_automatic_and_has_text_and_html(gw, sink, people, ticket):
+    assert cli("post", ticket, "--by", people.staff, "--body", "<script>alert(1)</script> {{ 7*7 }}").code == 0
+    first, second = sink.wait_for(2, to=people.owner)
+    root = f"<ticket-{ticket}@gw.test>"
+    for message in (first, second):
+        assert message.header("Subject") == f"[#{ticket}] Special blend survey"
+        assert message.header("In-Reply-To") == root and message.header("References") == root
+        assert message.header("Auto-Submitted") == "auto-generated"
+        assert message.header("List-Id") == "Bean Store tickets <tickets.gw.test>"
+        assert message.header("X-Auto-Response-Suppress") == "All"
+        assert message.mail_from.startswith("b-")  # VERP: a bounce is tied to this copy
+    assert first.header("Message-ID") != second.header("Message-ID")
+    assert "<script>" not in second.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in second.html
+    assert "{{ 7*7 }}" in second.text and "49" not in second.text
+
+
+def test_staff_notifications_show_their_invite_address(gw, sink, people, ticket):
+    assert cli("post", ticket, "--by", people.owner, "--body", "Hi staff").code == 0
+    message = sink.wait_for(1, to=people.staff)[0]
+    assert invite_address(gw, people, ticket) in message.text
+    owner_copy = sink.wait_for(1, to=people.owner)[0]
+    assert "To invite delegates" not in owner_copy.text
+
+
+# --- never a post, never a loop ----------------------------------------------------------
+
+def test_an_out_of_office_reply_is_recorded_and_never_posted(gw, sink, people, ticket):
+    notification = sink.wait_for(1, to=people.owner)[0]
+    raw, address = reply_to(notification, people.owner, "I am out of the office until Monday.",
+                            headers={"Auto-Submitted": "auto-replied"})
+    assert gw.send(raw, people.owner, address).code == 250
+    assert inbound()[0]["outcome"] == "auto_reply"
+    assert len(posts(ticket)) == 1
+    assert cli("ticket", "show", ticket, "--json").json()["status"] == "open"
+    with gw.gateway.sessions() as session:
+        from storage.models import OutboxMessage
+        assert session.query(OutboxMessage).count() == 1  # only the first post: nothing answers the auto-reply
+
+
+def test_a_bounce_is_tied_to_the_recipient_whose_copy_bounced(gw, sink, people, ticket):
+    copy = sink.wait_for(1, to=people.owner)[0]
+    verp = copy.mail_from
+    dsn = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.client.test>\r\n"
+        f"To: {verp}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.client.test>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail system could not deliver your message.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.client.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {people.owner}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B--\r\n"
+    ).encode()
+    assert gw.send(dsn, "", verp).code == 250
+    record = inbound()[0]
+    assert record["outcome"] == "bounce" and people.owner in record["reason"] and record["ticket"] == ticket
+    assert len(posts(ticket)) == 1
+
+
+# --- duplicates and several recipients -------------------------------------------------------
+
+def test_the_same_message_delivered_twice_posts_once(gw, people, ticket):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    raw = make_mail(people.owner, address, "Re: survey", "Only once please", message_id="<same@client.test>")
+    assert gw.send(raw, people.owner, address).code == 250
+    assert gw.send(raw, people.owner, address).code == 250
+    assert [p["body"] for p in posts(ticket)].count("Only once please") == 1
+    assert [r["outcome"] for r in inbound()[:2]] == ["duplicate", "posted"]
+
+
+def test_one_transaction_with_an_accepted_and_a_refused_recipient(gw, sink, people, ticket):
+    other = cli("ticket", "create", "--owner", people.other, "--by", people.staff, "--subject", "Other",
+                "--body", "Another ticket")
+    other_ticket = int(other.out)
+    mine = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    not_mine = gw.gateway.addresses.reply_address(other_ticket, account_id(gw, people.owner))
+    raw = make_mail(people.owner, f"{mine}, {not_mine}", "Re: both", "Posted where I may")
+    result = gw.send(raw, people.owner, [mine, not_mine])
+    assert result.code == 250
+    assert posts(ticket)[-1]["body"] == "Posted where I may"
+    assert len(posts(other_ticket)) == 1
+    outcomes = {r["ticket"]: r["outcome"] for r in inbound()[:2]}
+    assert outcomes == {ticket: "posted", None: "refused"}
+    notice = [m for m in sink.wait_for(2, to=people.owner) if m.header("Subject").startswith("Not delivered")]
+    assert len(notice) == 1 and "has no access to ticket" in notice[0].text

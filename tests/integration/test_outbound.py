@@ -1,0 +1,88 @@
+"""SPEC "Outbound": relay delivery with retries, the outbox folder, access re-checked at send time."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from support import RunningGateway, cli, wait_until
+
+
+def outbox_rows(gw) -> list[tuple[str, str, int]]:
+    from storage.models import OutboxMessage
+
+    with gw.gateway.sessions() as session:
+        return [(r.recipient, r.status.value, r.attempts)
+                for r in session.query(OutboxMessage).order_by(OutboxMessage.id)]
+
+
+def test_temporary_relay_failures_are_retried_until_delivered_once(gw, sink, people):
+    sink.fail_next("451 4.3.0 try again", "421 4.3.2 shutting down")
+    number = int(cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Retry",
+                     "--body", "Hello after retries").out)
+    received = sink.wait_for(1, to=people.owner, timeout=30)
+    assert len(received) == 1 and f"[#{number}]" in received[0].header("Subject")
+    assert outbox_rows(gw) == [(people.owner, "sent", 3)]
+
+
+def test_a_permanent_refusal_is_not_retried(gw, sink, people):
+    sink.fail_next("550 5.1.1 no such user")
+    cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Nope", "--body", "Hi")
+    wait_until(lambda: outbox_rows(gw)[0][1] == "failed", what="the copy to fail")
+    assert outbox_rows(gw) == [(people.owner, "failed", 1)]
+    cli("post", 1, "--by", people.staff, "--body", "Second")
+    assert len(sink.wait_for(1, to=people.owner)) == 1  # the next message is delivered normally
+
+
+def test_without_a_relay_messages_are_written_to_the_outbox_folder(monkeypatch, env, clock, people, tmp_path):
+    from gateway.app import Gateway
+    from gateway.config import load_settings
+
+    monkeypatch.delenv("GATEWAY_RELAY_HOST")
+    running = RunningGateway(Gateway(load_settings(), clock=clock))
+    running.start()
+    try:
+        cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Folder",
+            "--body", "Written to disk")
+        folder = tmp_path / "outbox"
+        wait_until(lambda: list(folder.glob("*.eml")), what="an .eml file")
+    finally:
+        running.stop()
+    files = list(folder.glob("*.eml"))
+    assert len(files) == 1 and not list(folder.glob("*.tmp"))
+    message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == f"Olivia Owner <{people.owner}>"
+    assert message["Return-Path"].startswith("<b-")
+    assert "Written to disk" in message.get_body(("plain",)).get_content()
+
+
+def test_a_copy_claimed_before_a_revoke_is_not_sent(gw, sink, people, ticket):
+    """Access is checked again just before each copy leaves, not only when it was queued."""
+    from sqlalchemy import update
+
+    from storage.models import OutboxMessage, OutboxStatus
+    from support import accept_link, http, nonce_of
+
+    assert cli("delegate", "invite", ticket, people.delegate, "--by", people.staff).code == 0
+    link = accept_link(sink.wait_for(1, to=people.delegate)[0])
+    assert http("POST", link, {"nonce": nonce_of(http("GET", link).body)}).status == 200
+    sink.wait_for(2, to=people.delegate)
+    sink.fail_next(*["451 4.3.0 busy"] * 3)
+    assert cli("post", ticket, "--by", people.owner, "--body", "Secret plans").code == 0
+    sink.wait_for(1, to=people.staff, timeout=30)
+    # the delegate's copy was claimed and deferred: make it look mid-flight, then revoke
+    with gw.gateway.sessions.begin() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.recipient == people.delegate,
+                                                    OutboxMessage.status == OutboxStatus.PENDING)
+                        .values(status=OutboxStatus.SENDING))
+    assert cli("delegate", "revoke", ticket, people.delegate, "--by", people.staff).code == 0
+    with gw.gateway.sessions.begin() as session:  # the lease runs out: the courier claims it again
+        session.execute(update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
+                        .values(claimed_until=gw.gateway.clock()))
+    wait_until(lambda: not any(s in ("sending", "pending") for r, s, _ in outbox_rows(gw) if r == people.delegate),
+               what="the claimed copy to be decided")
+    statuses = [s for r, s, _ in outbox_rows(gw) if r == people.delegate]
+    assert statuses == ["sent", "sent", "cancelled"]
+    assert not any("Secret plans" in m.text for m in sink.to(people.delegate))

@@ -1,0 +1,174 @@
+"""SPEC "Inbound over SMTP": every reply code, compared exactly, from a real SMTP client."""
+
+from __future__ import annotations
+
+import shutil
+import smtplib
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from support import RunningGateway, TcpProxy, cli, make_mail
+
+
+def posts(ticket: int) -> list[str]:
+    return [p["body"] for p in cli("ticket", "show", ticket, "--json").json()["posts"]]
+
+
+def owner_reply(gw, people, ticket: int, body: str, message_id: str | None = None) -> tuple[bytes, str]:
+    from gateway.accounts import find_account
+
+    with gw.gateway.sessions() as session:
+        owner = find_account(session, people.owner)
+    address = gw.gateway.addresses.reply_address(ticket, owner.id)
+    return make_mail(people.owner, address, "Re: survey", body, message_id=message_id), address
+
+
+@pytest.mark.parametrize("address", [
+    "nobody@gw.test",                       # not an address the gateway serves
+    "support@other.test",                   # another domain
+    "r-1-3-aaaaaaaaaaaaaaaaaaaa@gw.test",   # a reply address with a bad token
+])
+def test_unserved_addresses_get_550_at_rcpt(gw, people, address):
+    with gw.smtp() as client:
+        client.ehlo("client.test")
+        client.mail(people.owner)
+        code, message = client.rcpt(address)
+    assert (code, message) == (550, b"5.1.1 No such recipient here")
+
+
+def test_a_rule_refusal_gets_550_with_one_readable_line(gw, people, ticket):
+    raw, address = owner_reply(gw, people, ticket, "hello")
+    result = gw.send(raw.replace(people.owner.encode(), b"carol@client.test", 1), "carol@client.test", address)
+    assert result.code == 550
+    assert result.message.startswith("5.7.1 This address only takes mail from the person it was sent to")
+    assert "\n" not in result.message
+
+
+def test_250_comes_after_the_commit(gw, people, ticket):
+    raw, address = owner_reply(gw, people, ticket, "Committed before the reply")
+    result = gw.send(raw, people.owner, address)
+    assert (result.code, result.message) == (250, "2.0.0 OK: posted")
+    assert posts(ticket)[-1] == "Committed before the reply"
+    outcome = cli("inbound", "list", "--json").json()[0]
+    assert (outcome["outcome"], outcome["ticket"], outcome["sender"]) == ("posted", ticket, people.owner)
+
+
+def test_too_large_gets_552(monkeypatch, env, clock, people, ticket):
+    from gateway.app import Gateway
+    from gateway.config import load_settings
+
+    monkeypatch.setenv("GATEWAY_MAX_MESSAGE_BYTES", "2000")
+    running = RunningGateway(Gateway(load_settings(), clock=clock))
+    running.start()
+    try:
+        raw, address = owner_reply(running, people, ticket, "x" * 5000)
+        result = running.send(raw, people.owner, address)
+    finally:
+        running.stop()
+    assert result.code == 552
+    assert len(posts(ticket)) == 1
+
+
+def test_malformed_commands_get_5xx_and_the_session_stays_usable(gw):
+    with gw.smtp() as client:
+        client.ehlo("client.test")
+        assert client.docmd("MAIL FROM:<unclosed")[0] == 501
+        assert client.docmd("RCPT TO:<support@gw.test>")[0] == 503  # no MAIL yet
+        assert client.docmd("FROBNICATE")[0] == 500
+        assert client.noop()[0] == 250
+        assert client.mail("someone@client.test")[0] == 250
+
+
+def test_more_than_the_recipient_cap_gets_452(gw, people, ticket):
+    with gw.smtp() as client:
+        client.ehlo("client.test")
+        client.mail(people.owner)
+        codes = [client.rcpt("support@gw.test")[0] for _ in range(101)]
+    assert codes[:100] == [250] * 100 and codes[100] == 452
+
+
+def test_an_unhandled_error_gets_451_without_internals(gw, monkeypatch):
+    # a fault that cannot be caused from outside: the handler itself raising
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    from gateway.smtp import GatewayHandler
+    monkeypatch.setattr(GatewayHandler, "handle_RCPT", broken)
+    with gw.smtp() as client:
+        client.ehlo("client.test")
+        client.mail("a@client.test")
+        code, message = client.rcpt("support@gw.test")
+    assert code == 451 and b"secret" not in message and b"RuntimeError" not in message
+
+
+def test_a_message_that_crashes_processing_is_held_not_lost(gw, people, ticket, monkeypatch):
+    # a fault that cannot be caused from outside: a bug in a parsing step
+    import gateway.pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(gateway.pipeline, "extract_reply", broken)
+    raw, address = owner_reply(gw, people, ticket, "This must not be lost")
+    result = gw.send(raw, people.owner, address)
+    assert result.code == 250
+    held = cli("inbound", "list", "--json").json()[0]
+    assert held["outcome"] == "held" and "RuntimeError" in held["reason"]
+    with gw.gateway.sessions() as session:
+        from storage.models import InboundMessage
+        assert session.query(InboundMessage).one().raw == raw
+
+
+def _storage_outage(db_url: str, tmp_path: Path, monkeypatch):
+    """Point the gateway at its database through something the test can break, for real."""
+    if db_url.startswith("sqlite"):
+        folder = tmp_path / "dbdir"
+        folder.mkdir()
+        shutil.copyfile(db_url.split("///", 1)[1], folder / "gateway.db")
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{folder / 'gateway.db'}")
+        shutil.move(folder, tmp_path / "dbdir-away")
+        (tmp_path / "dbdir").write_text("not a folder")  # nothing can open or recreate the database
+
+        def restore():
+            (tmp_path / "dbdir").unlink()
+            shutil.move(tmp_path / "dbdir-away", folder)
+        return (lambda: None), restore
+    url = make_url(db_url)
+    proxy = TcpProxy(url.host, url.port or 5432)
+    proxy.start()
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url.set(port=proxy.port).render_as_string(hide_password=False))
+
+    def restore():
+        proxy.start()
+    return proxy.cut, restore
+
+
+def test_storage_down_gets_451_and_the_retry_posts_once(monkeypatch, env, clock, db_url, tmp_path, people, ticket):
+    from gateway.app import Gateway
+    from gateway.config import load_settings
+
+    cut, restore = _storage_outage(db_url, tmp_path, monkeypatch)
+    running = RunningGateway(Gateway(load_settings(), clock=clock))
+    running.start()
+    try:
+        from gateway.accounts import find_account
+        from storage.db import make_engine, make_sessionmaker
+        engine = make_engine(db_url)
+        with make_sessionmaker(engine)() as session:
+            owner_id = find_account(session, people.owner).id
+        engine.dispose()
+        address = running.gateway.addresses.reply_address(ticket, owner_id)
+        raw = make_mail(people.owner, address, "Re: survey", "Sent during the outage")
+        cut()
+        result = running.send(raw, people.owner, address)
+        assert (result.code, result.message) == (451, "4.3.0 Temporary failure, please try again later")
+        restore()
+        retry = running.send(raw, people.owner, address)  # the sending server retries the same message
+        assert retry.code == 250
+        again = running.send(raw, people.owner, address)  # and once more, as a duplicate
+        assert again.code == 250
+    finally:
+        running.stop()
+    assert posts(ticket).count("Sent during the outage") == 1
