@@ -61,6 +61,8 @@ def classify(mail: ParsedMail, envelope_sender: str | None) -> Classification:
 
 # --- who sent it -------------------------------------------------------------------------
 
+# Local parts that mail systems send reports from; "smtp" anywhere covers gateways that sign as
+# e.g. E500_SMTP_Mail_Service or Symantec_AntiVirus_for_SMTP_Gateways.
 _DAEMON_LOCAL = re.compile(
     r"^(?:mailer-?daemon|mail-?daemon|mdaemon|postmaster|mail\.delivery\.system|ndr)$|smtp", re.I
 )
@@ -100,7 +102,7 @@ def _machine_evidence(mail: ParsedMail, sender: str | None) -> str | None:
         if _DAEMON_LOCAL.search(_local_part(address)):
             return f"From is {address}"
     if mail.content_type == "multipart/report" or any(c in _REPORT_EVIDENCE for c, _ in mail.report_parts):
-        return "delivery report"
+        return "multipart/report"
     if "X-Failed-Recipients" in mail.headers:
         return "X-Failed-Recipients header"
     return None
@@ -153,7 +155,7 @@ def _delivery_status_text(mail: ParsedMail, evidence: str | None) -> str | None:
             if ctype == "message/delivery-status":
                 return text
     if mail.report_type == "delivery-status":
-        return ""
+        return ""  # declared a DSN, but its status part is missing or unreadable
     return None
 
 
@@ -220,7 +222,7 @@ _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         r"|a message that you sent (?:could not be|has not yet been) delivered"),
         ("Sendmail format", r"the original message was received at|addresses had permanent fatal errors"),
         ("Exchange NDR format", r"delivery has failed to these recipients"
-                         r"|did not reach (?:the following|some or all of the intended) recipient"),
+                                r"|did not reach (?:the following|some or all of the intended) recipient"),
         ("Gmail format", r"delivery to the following recipients? (?:failed|has been delayed)"),
         ("Yahoo format", r"unable to deliver (?:your )?message to the following address"),
         ("AOL format", r"your mail to the following recipients could not be delivered"),
@@ -278,7 +280,8 @@ _RETURNED_COPY = re.compile(
     re.I,
 )
 
-_ADDR = r"[^\s<>()\[\]\"',;:=@]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDR = rf"[^\s<>()\[\]\"',;:=@]+@{_LABEL}(?:\.{_LABEL})+"
 
 # Where the common formats put a failed address; each pattern captures it as group 1.
 _RECIPIENT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -309,9 +312,7 @@ def _failed_recipients(mail: ParsedMail, body: str) -> tuple[str, ...]:
     candidates = sorted(
         (match.start(1), match.group(1)) for pattern in _RECIPIENT_PATTERNS for match in pattern.finditer(report)
     )
-    own = set(mail.from_addresses)
-    _add(found, (a for a in (parse_mailbox(c) for _, c in candidates)
-                 if a and a not in own and not _DAEMON_LOCAL.search(_local_part(a))))
+    _add(found, (parse_mailbox(candidate) for _, candidate in candidates))
     return tuple(found)
 
 
@@ -360,9 +361,10 @@ _NEGATIVE_VALUES = ("no", "false", "0")
 _LIST_HEADERS = ("List-Id", "List-Unsubscribe")
 
 # Subject prefixes that responders write, by language. Each must be followed by a colon, a
-# dash, a bracket or the end of the subject, so "Out of office policy question" stays a post.
+# spaced dash, a bracket or the end of the subject, so "Out of office policy question" and
+# "Auto-renewal of our licence" stay posts.
 _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("en", r"auto"),                                # RFC 3834 suggests "Auto: "
+    ("en", r"auto(?=\s*:)"),                         # RFC 3834 suggests "Auto: "
     ("en", r"automatic reply"),                     # Outlook / Exchange
     ("en", r"auto[- ]?reply"),
     ("en", r"auto[- ]?response"),
@@ -376,7 +378,7 @@ _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("pt", r"resposta autom[áa]tica"),
 )
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：\-–(\[]|$)", re.I
+    r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：(\[]|[-–]\s|$)", re.I
 )
 
 

@@ -119,7 +119,7 @@ def _convert(root, depth: int) -> ParsedMail:
             attached.append(_convert(part.enclosed, depth + 1))
             continue
         if ctype in REPORT_TYPES:
-            reports.append((ctype, _text_body(part)))
+            reports.append((ctype, _report_body(part)))
             continue
         disposition = (part.content_disposition[0] or "").lower() if part.content_disposition else ""
         filename = part.detected_file_name or ""
@@ -165,6 +165,14 @@ def _text_body(part) -> str:
     if isinstance(body, bytes):
         return body.decode("utf-8", errors="replace")
     return str(body)
+
+
+def _report_body(part) -> str:
+    """flanker parses some report types as enclosed header blocks rather than text bodies."""
+    if part.body is None and getattr(part, "enclosed", None) is not None:
+        raw = part.enclosed.to_string()
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return _text_body(part)
 
 
 def _attachment(part, ctype: str, filename: str, disposition: str) -> Attachment:
