@@ -67,7 +67,7 @@ class Gateway:
 
     async def stop(self) -> None:
         if self._jobs is not None:
-            self._jobs.stop()
+            await self._jobs.stop()
         for server in self._servers:
             server.close()
             await server.wait_closed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 
 EXPIRY_INTERVAL = 60
+STOP_GRACE = 10
 
 
 class Jobs:
@@ -33,11 +35,24 @@ class Jobs:
                                max_instances=1, coalesce=True, next_run_time=now)
         self._delivering = False
         self._again = False
+        self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop scheduling; let a delivery under way finish (a copy cut off mid-send goes again later).
+
+        APScheduler's shutdown cancels running coroutine jobs, so pause first and shut down after."""
+        self.scheduler.pause()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=STOP_GRACE)
+            except asyncio.TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.scheduler.shutdown(wait=False)
 
     def wake(self) -> None:
@@ -48,6 +63,7 @@ class Jobs:
             self.scheduler.get_job("deliver").modify(next_run_time=datetime.now(timezone.utc))
 
     async def _deliver(self) -> None:
+        self._task = asyncio.current_task()
         self._delivering = True
         try:
             while True:

@@ -286,6 +286,8 @@ class TcpProxy:
     def cut(self) -> None:
         """Close the listener and every open connection: the database is gone."""
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept(); close() alone does not
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -200,7 +200,7 @@ def test_a_reply_with_nothing_new_is_refused(gw, sink, people, ticket):
 def test_revoke_is_immediate_mail_replies_and_link(gw, sink, people, ticket):
     invite_and_accept(sink, people, ticket)
     thread = sink.wait_for(2, to=people.delegate)[1]
-    sink.fail_next(*["451 4.3.0 relay busy"] * 10)  # everything queued now stays in the outbox for a while
+    sink.fail_next("451 4.3.0 relay busy", "451 4.3.0 relay busy")  # what is queued now waits in the outbox
     assert cli("post", ticket, "--by", people.staff, "--body", "For the eyes of all").code == 0
     assert cli("delegate", "revoke", ticket, people.delegate, "--by", people.staff).code == 0
     sink.wait_for(2, to=people.owner)  # the owner still gets the post once the relay recovers

@@ -74,8 +74,10 @@ def test_too_large_gets_552(monkeypatch, env, clock, people, ticket):
 def test_malformed_commands_get_5xx_and_the_session_stays_usable(gw):
     with gw.smtp() as client:
         client.ehlo("client.test")
-        assert client.docmd("MAIL FROM:<unclosed")[0] == 501
+        assert client.docmd("MAIL FROM:")[0] == 501
+        assert client.docmd("MAIL FROM:<a@client.test> SIZE=huge")[0] == 501
         assert client.docmd("RCPT TO:<support@gw.test>")[0] == 503  # no MAIL yet
+        assert client.docmd("DATA")[0] == 503
         assert client.docmd("FROBNICATE")[0] == 500
         assert client.noop()[0] == 250
         assert client.mail("someone@client.test")[0] == 250
