@@ -46,11 +46,10 @@ def _one_line(value: str) -> str:
 
 def _header(name: str, value: str) -> bytes:
     value = _one_line(value)
-    try:
-        value.encode("ascii")
-        encoded = Header(value, header_name=name).encode(linesep="\r\n")
-    except UnicodeEncodeError:
-        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    if value.isascii() and len(name) + len(value) < 76:
+        return f"{name}: {value}\r\n".encode("ascii")
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    encoded = Header(value, charset, header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}\r\n".encode("ascii")
 
 

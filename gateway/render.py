@@ -28,6 +28,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # templates are read once per process; no stat() per message
         )
         self._env.globals["store_name"] = store_name
 

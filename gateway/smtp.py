@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.errors import StorageUnavailable, smtp_refusal
 from gateway.pipeline import Decision, Delivery, Intake
-from parsers.addresses import AddressBook
+from parsers.addresses import AddressBook, redact
 from storage.models import Outcome
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class GatewayHandler:
             return TEMPORARY_FAILURE
         self.after_commit()
         reply = reply_for(decisions)
-        log.info("message from %s to %s: %s", envelope.mail_from, ", ".join(envelope.rcpt_tos), reply)
+        log.info("message from %s to %s: %s", redact(envelope.mail_from or "<>"),
+                 ", ".join(map(redact, envelope.rcpt_tos)), reply)
         return reply
 
     async def handle_exception(self, error: Exception) -> str:

@@ -138,6 +138,15 @@ class AddressBook:
         return ReplyRoute(a, int(b)) if kind == "r" else InviteRoute(a, int(b))
 
 
+def redact(address: str) -> str:
+    """An address fit for logs: the MAC of a gateway address is replaced by an ellipsis."""
+    local, at, domain = address.rpartition("@")
+    match = _TOKEN.match(local.lower())
+    if not match:
+        return address
+    return f"{local[: match.start('mac')]}...{at}{domain}"
+
+
 class LinkSigner:
     """Accept-link tokens and the nonce the confirmation form must send back."""
 

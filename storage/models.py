@@ -41,6 +41,24 @@ class UtcDateTime(TypeDecorator):
         return value
 
 
+class _WithoutNul(TypeDecorator):
+    """Text without NUL characters, which PostgreSQL cannot store (SQLite can): the same on both."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class CleanString(_WithoutNul):
+    impl = String
+
+
+class CleanText(_WithoutNul):
+    impl = Text
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -110,7 +128,7 @@ class Account(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lowercased
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(CleanString(200))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -119,7 +137,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)  # the ticket number shown as #id
-    subject: Mapped[str] = mapped_column(String(998))
+    subject: Mapped[str] = mapped_column(CleanString(998))
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     creator_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN)
@@ -174,9 +192,9 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     channel: Mapped[str] = mapped_column(String(10))  # smtp | imap
     envelope_sender: Mapped[str | None] = mapped_column(String(320))
-    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    message_id: Mapped[str | None] = mapped_column(CleanString(998), index=True)
     sender: Mapped[str | None] = mapped_column(String(320))  # the From header's address
-    subject: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(CleanText)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -191,7 +209,7 @@ class InboundOutcome(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(CleanText, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     # set only for outcomes that changed something, so the same message can never act twice
     dedupe_key: Mapped[str | None] = mapped_column(String(128))
@@ -205,13 +223,13 @@ class Post(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    body: Mapped[str] = mapped_column(Text)
-    html: Mapped[str | None] = mapped_column(Text)
-    trimmed: Mapped[str] = mapped_column(Text, default="")  # quoted history and signature cut off
+    body: Mapped[str] = mapped_column(CleanText)
+    html: Mapped[str | None] = mapped_column(CleanText)
+    trimmed: Mapped[str] = mapped_column(CleanText, default="")  # quoted history and signature cut off
     source: Mapped[PostSource] = mapped_column(_enum(PostSource, "post_source"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
-    email_message_id: Mapped[str | None] = mapped_column(String(998))
+    email_message_id: Mapped[str | None] = mapped_column(CleanString(998))
 
     author: Mapped[Account] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(order_by="Attachment.id")
@@ -222,8 +240,8 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(CleanString(255))
+    content_type: Mapped[str] = mapped_column(CleanString(255))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -249,4 +267,4 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(CleanText)

@@ -12,6 +12,7 @@ from parsers.addresses import (
     addresses_in_text,
     parse_mailbox,
     parse_mailbox_list,
+    redact,
 )
 
 KEY = b"k" * 40
@@ -85,3 +86,10 @@ def test_strict_parsing_refuses_junk():
 def test_addresses_written_in_text_each_once_in_order():
     text = "Please add bob@example.com, <carol@shop.example.org> and bob@example.com.\nThanks"
     assert addresses_in_text(text) == ["bob@example.com", "carol@shop.example.org"]
+
+
+def test_logs_never_show_a_token(book):
+    address = book.reply_address(12, 34)
+    mac = address.split("@")[0].rsplit("-", 1)[1]
+    assert redact(address) == "r-12-34-...@gw.test" and mac not in redact(address)
+    assert redact("someone@else.test") == "someone@else.test"

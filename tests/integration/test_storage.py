@@ -1,0 +1,33 @@
+"""Storage: the migrations make exactly the models' schema, and user text is stored literally."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from storage.db import upgrade
+from storage.models import Base
+from support import cli, make_mail
+
+
+def test_migrations_match_the_models(db_url):
+    upgrade(db_url)  # already at head: must be a no-op
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
+
+
+def test_nul_bytes_and_sql_metacharacters_are_stored_the_same_on_both_databases(gw, people, ticket):
+    from gateway.accounts import find_account
+
+    with gw.gateway.sessions() as session:
+        owner = find_account(session, people.owner)
+    address = gw.gateway.addresses.reply_address(ticket, owner.id)
+    body = "Robert'); DROP TABLE posts;-- \\ % _ \x00 end"
+    raw = make_mail(people.owner, address, "Re: 'quoted' \"subject\"", body)
+    result = gw.send(raw, people.owner, address)
+    assert result.code == 250, result.message
+    posts = cli("ticket", "show", ticket, "--json").json()["posts"]
+    assert posts[-1]["body"] == "Robert'); DROP TABLE posts;-- \\ % _  end"
