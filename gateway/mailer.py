@@ -49,9 +49,10 @@ class Mailer:
         )
 
     def invitation(self, session: Session, delegate: Delegate) -> OutboxMessage:
+        # a reply to the invitation goes to the invitee's reply address, where it is refused with a
+        # pointer to the accept link until they accept (SPEC rule 5), never to the support address
         return self._queue(
             session, "invite", delegate.ticket, delegate.account, delegate=delegate,
-            with_reply_address=False,
             accept_url=f"{self.settings.base_url.rstrip('/')}/accept/{self.links.accept_token(delegate.id)}",
             inviter=delegate.invited_by, expires_at=delegate.expires_at,
         )

@@ -171,11 +171,12 @@ class Intake:
                                           f"already processed as inbound message #{duplicate.message_id}",
                                           duplicate.ticket_id))
                 continue
+            route = routes[recipient]
             try:
                 with session.begin_nested():
-                    decisions.append(self._act(session, inbound, mail, recipient, routes[recipient], now))
+                    decisions.append(self._act(session, inbound, mail, recipient, route, now))
             except Refused as refusal:
-                decisions.append(self._refused(recipient, refusal))
+                decisions.append(self._refused(recipient, refusal, getattr(route, "ticket", None)))
         self._notice_refused_parts(session, mail, decisions)
         return decisions
 
@@ -190,8 +191,8 @@ class Intake:
         raise Refused(Reason.NO_SUCH_TICKET, f"{recipient} is not an address of this helpdesk.")
 
     @staticmethod
-    def _refused(recipient: str, refusal: Refused) -> Decision:
-        return Decision(recipient, Outcome.REFUSED, refusal.text, refusal=refusal)
+    def _refused(recipient: str, refusal: Refused, ticket_id: int | None = None) -> Decision:
+        return Decision(recipient, Outcome.REFUSED, refusal.text, ticket_id, refusal=refusal)
 
     def _bounce(self, session: Session, recipient: str, route, kind: Classification) -> Decision:
         if not isinstance(route, BounceRoute):

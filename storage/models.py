@@ -53,10 +53,12 @@ class _WithoutNul(TypeDecorator):
 
 class CleanString(_WithoutNul):
     impl = String
+    cache_ok = True
 
 
 class CleanText(_WithoutNul):
     impl = Text
+    cache_ok = True
 
 
 def utcnow() -> datetime:

@@ -170,6 +170,6 @@ def test_one_transaction_with_an_accepted_and_a_refused_recipient(gw, sink, peop
     assert posts(ticket)[-1]["body"] == "Posted where I may"
     assert len(posts(other_ticket)) == 1
     outcomes = {r["ticket"]: r["outcome"] for r in inbound()[:2]}
-    assert outcomes == {ticket: "posted", None: "refused"}
+    assert outcomes == {ticket: "posted", other_ticket: "refused"}
     notice = [m for m in sink.wait_for(2, to=people.owner) if m.header("Subject").startswith("Not delivered")]
     assert len(notice) == 1 and "has no access to ticket" in notice[0].text

@@ -118,11 +118,13 @@ def test_invitee_gets_no_posts_and_their_reply_points_to_the_accept_link(gw, sin
     sink.wait_for(2, to=people.owner)  # the first post and this one reached the owner
     assert len(sink.to(people.delegate)) == 1  # the invitation only
 
-    address = reply_address(gw, ticket, people.delegate)
-    raw = make_mail(people.delegate, address, "Re: survey", "I love it")
+    invitation = sink.to(people.delegate)[0]
+    raw, address = reply_to(invitation, people.delegate, "I love it")  # replying to the invitation itself
+    assert address == reply_address(gw, ticket, people.delegate)
     result = gw.send(raw, people.delegate, address)
     assert result.code == 550
     assert "not accepted your invitation" in result.message and "accept link" in result.message
+    assert cli("ticket", "list", "--json").json()[-1]["number"] == ticket  # and no new ticket was opened
     assert [p["body"] for p in show(ticket)["posts"]] == ["How did you like the special blend?", "Second question"]
 
 
