@@ -1,0 +1,861 @@
+"""A reply cut down to the writer's new text (spec, rule 8).
+
+Plain text is read top to bottom and cut at the first line that starts quoted history
+(an attribution line, an Outlook header block, an "Original Message" separator) or a
+signature (the "-- " delimiter, a mobile footer). A `>` quote that the writer answers
+below is kept together with the answer. Then the tail is peeled: a trailing `>` quote,
+a mailing-list footer, a separator rule, a short sign-off.
+
+HTML-only mail is converted to text with the stdlib parser first; the quote containers
+of the common clients become `>` quotes and signatures are dropped, so both kinds of
+mail go through the same rules.
+
+Everything is linear in the input: patterns only ever see one short line or a few joined
+lines, never the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str     # the writer's new text only; leading/trailing blank lines stripped
+    trimmed: str  # everything that was cut, for audit; "" if nothing
+
+
+@dataclass(frozen=True)
+class AttributionWords:
+    """How one language writes the line above a quote: "On <date>, <name> wrote:"."""
+
+    intros: tuple[str, ...] = ()     # how the line starts: "on", "le", "am"
+    end_verbs: tuple[str, ...] = ()  # verb at the end, before an optional colon: "wrote"
+    mid_verbs: tuple[str, ...] = ()  # verb before the name: "Am <date> schrieb <name>:"
+
+
+ATTRIBUTIONS: dict[str, AttributionWords] = {
+    "en": AttributionWords(("on",), ("wrote", "writes")),
+    "fr": AttributionWords(("le",), ("a écrit", "écrit")),
+    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",)),
+    "nl": AttributionWords(("op",), ("schreef", "geschreven"), ("schreef",)),
+    "it": AttributionWords(("il", "in data"), ("ha scritto", "scritto", "scrisse")),
+    "es": AttributionWords(("el",), ("escribió",)),
+    "ca": AttributionWords(("el",), ("ha escrit", "va escriure")),
+    "pt": AttributionWords(("em", "no dia"), ("escreveu",)),
+    "pl": AttributionWords(("w dniu", "dnia"), ("napisał", "napisała", "napisał(a)", "pisze")),
+    "da": AttributionWords(("den",), ("skrev",), ("skrev",)),
+    "no": AttributionWords(("den",), ("skrev",), ("skrev",)),
+    "sv": AttributionWords(("den",), ("skrev",), ("skrev",)),
+    "fi": AttributionWords((), ("kirjoitti",)),
+    "hu": AttributionWords((), ("írta",)),
+    "cs": AttributionWords(("dne",), ("napsal", "napsala", "napsal(a)")),
+    "ru": AttributionWords((), ("написал", "написала", "написал(а)", "пишет")),
+    "uk": AttributionWords((), ("написав", "написала", "пише")),
+    "tr": AttributionWords((), ("yazdı",)),
+    "zh": AttributionWords(("在",), ("写道", "寫道")),
+    "ja": AttributionWords((), ("のメッセージ", "は書きました")),
+    "ko": AttributionWords((), ("작성",)),
+}
+
+# Labels of the header block that Outlook and others put above quoted or forwarded mail.
+# Roles: from, date, to, cc, subject. A block needs a "from" line and one other role.
+HEADER_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {"from": ("from",), "date": ("sent", "date"), "to": ("to",), "cc": ("cc", "bcc"),
+           "subject": ("subject",)},
+    "fr": {"from": ("de",), "date": ("envoyé", "envoyé le", "date", "message du"), "to": ("à", "a"),
+           "cc": ("copie à",), "subject": ("objet", "sujet")},
+    "de": {"from": ("von",), "date": ("gesendet", "datum"), "to": ("an",), "cc": ("kopie",),
+           "subject": ("betreff",)},
+    "nl": {"from": ("van",), "date": ("verzonden", "datum"), "to": ("aan",), "subject": ("onderwerp",)},
+    "it": {"from": ("da",), "date": ("inviato", "data"), "to": ("a",), "subject": ("oggetto",)},
+    "es": {"from": ("de",), "date": ("enviado", "enviado el", "fecha"), "to": ("para",),
+           "subject": ("asunto",)},
+    "pt": {"from": ("de",), "date": ("enviado", "enviada", "data"), "to": ("para",), "subject": ("assunto",)},
+    "da": {"from": ("fra",), "date": ("sendt", "dato"), "to": ("til",), "subject": ("emne",)},
+    "no": {"from": ("fra",), "date": ("sendt", "dato"), "to": ("til",), "subject": ("emne",)},
+    "sv": {"from": ("från",), "date": ("skickat", "datum"), "to": ("till",), "cc": ("kopia",),
+           "subject": ("ämne",)},
+    "fi": {"from": ("lähettäjä",), "date": ("lähetetty", "päivämäärä"), "to": ("vastaanottaja",),
+           "subject": ("aihe",)},
+    "pl": {"from": ("od",), "date": ("wysłano", "data"), "to": ("do",), "cc": ("dw",), "subject": ("temat",)},
+    "ru": {"from": ("от",), "date": ("отправлено", "дата"), "to": ("кому",), "cc": ("копия",),
+           "subject": ("тема",)},
+    "uk": {"from": ("від",), "date": ("надіслано", "дата"), "to": ("кому",), "cc": ("копія",),
+           "subject": ("тема",)},
+    "zh": {"from": ("发件人", "發件人", "寄件者"), "date": ("发送时间", "日期", "寄件日期"),
+           "to": ("收件人", "收件者"), "cc": ("抄送", "副本"), "subject": ("主题", "主題", "主旨")},
+    "ja": {"from": ("差出人",), "date": ("送信日時", "日付"), "to": ("宛先",), "subject": ("件名",)},
+    "ko": {"from": ("보낸 사람",), "date": ("보낸 날짜", "날짜"), "to": ("받는 사람",), "cc": ("참조",),
+           "subject": ("제목",)},
+}
+
+# Between dashes: "-----Original Message-----", "---------- Forwarded message ---------".
+ORIGINAL_MESSAGE: dict[str, tuple[str, ...]] = {
+    "en": ("original message",),
+    "fr": ("message d'origine", "message original"),
+    "de": ("ursprüngliche nachricht", "originalnachricht"),
+    "nl": ("oorspronkelijk bericht", "origineel bericht"),
+    "it": ("messaggio originale",),
+    "es": ("mensaje original",),
+    "pt": ("mensagem original",),
+    "da": ("oprindelig besked", "oprindelig meddelelse"),
+    "no": ("opprinnelig melding", "original melding"),
+    "sv": ("ursprungligt meddelande", "originalmeddelande"),
+    "fi": ("alkuperäinen viesti",),
+    "pl": ("wiadomość oryginalna", "oryginalna wiadomość"),
+    "cs": ("původní zpráva",),
+    "hu": ("eredeti üzenet",),
+    "ru": ("исходное сообщение",),
+    "zh": ("原始邮件", "原始郵件"),
+}
+FORWARDED_MESSAGE: dict[str, tuple[str, ...]] = {
+    "en": ("forwarded message",),
+    "fr": ("message transféré",),
+    "de": ("weitergeleitete nachricht",),
+    "nl": ("doorgestuurd bericht",),
+    "it": ("messaggio inoltrato",),
+    "es": ("mensaje reenviado",),
+    "pt": ("mensagem encaminhada",),
+    "da": ("videresendt meddelelse", "videresendt besked"),
+    "no": ("videresendt melding",),
+    "sv": ("vidarebefordrat meddelande",),
+    "fi": ("välitetty viesti",),
+    "pl": ("wiadomość przekazana", "przekazana wiadomość"),
+    "ru": ("пересылаемое сообщение", "пересланное сообщение"),
+}
+# A line of its own (Apple Mail): "Begin forwarded message:".
+FORWARD_INTROS: dict[str, tuple[str, ...]] = {
+    "en": ("begin forwarded message",),
+    "fr": ("début du message réexpédié", "début du message transféré"),
+    "de": ("anfang der weitergeleiteten nachricht",),
+    "nl": ("begin doorgestuurd bericht",),
+    "it": ("inizio messaggio inoltrato",),
+    "es": ("inicio del mensaje reenviado", "comienzo del mensaje reenviado"),
+    "pt": ("início da mensagem reencaminhada", "início da mensagem encaminhada"),
+    "sv": ("vidarebefordrat brev",),
+}
+
+# Mobile and webmail footers: "Sent from my iPhone", "Get Outlook for iOS". A footer line
+# is the prefix plus at most five words; the prefixes without "my" also need a product word.
+FOOTERS_WITH_MY: dict[str, tuple[str, ...]] = {
+    "en": ("sent from my ",),
+    "fr": ("envoyé de mon ", "envoyé depuis mon "),
+    "de": ("gesendet von meinem ", "von meinem "),
+    "es": ("enviado desde mi ",),
+    "pt": ("enviado do meu ", "enviado de meu "),
+    "it": ("inviato dal mio ", "inviato da "),
+    "nl": ("verzonden vanaf mijn ", "verstuurd vanaf mijn ", "verzonden met mijn "),
+    "sv": ("skickat från min ",),
+    "da": ("sendt fra min ",),
+    "no": ("sendt fra min ",),
+    "pl": ("wysłane z mojego ", "wysłano z mojego "),
+    "ru": ("отправлено с моего ",),
+}
+FOOTERS_GENERIC: dict[str, tuple[str, ...]] = {
+    "en": ("sent from ", "sent with ", "sent via ", "sent using ", "get outlook for "),
+    "fr": ("envoyé de ", "envoyé depuis ", "envoyé à partir de ", "obtenir outlook pour "),
+    "de": ("gesendet von ", "gesendet mit ", "holen sie sich outlook für "),
+    "es": ("enviado desde ", "obtener outlook para "),
+    "pt": ("enviado do ", "enviado de ", "enviado a partir do "),
+    "nl": ("verzonden vanaf ", "verzonden met ", "download outlook voor "),
+    "sv": ("skickat från ",),
+    "da": ("sendt fra ",),
+    "no": ("sendt fra ",),
+    "pl": ("wysłane z ",),
+    "ru": ("отправлено с ", "отправлено из "),
+}
+FOOTER_PRODUCTS = frozenset(
+    "iphone ipad ipod android ios outlook mail yahoo aol gmail samsung galaxy blackberry windows "
+    "mobile phone smartphone tablet device typeapp proton protonmail spark bluemail airmail edison "
+    "huawei xiaomi pixel nokia motorola htc sony oneplus verizon handy mobil móvil celular "
+    "téléphone portable smartfon".split()
+)
+
+# A sign-off line that opens a short signature block at the end: "Regards,\nJohn".
+VALEDICTIONS: dict[str, tuple[str, ...]] = {
+    "en": ("regards", "best regards", "kind regards", "warm regards", "warmest regards",
+           "best wishes", "all the best", "best", "cheers", "thanks", "thank you", "many thanks",
+           "thanks again", "thanks in advance", "sincerely", "yours sincerely", "sincerely yours",
+           "yours truly", "yours", "respectfully", "take care"),
+    "fr": ("cordialement", "bien cordialement", "bien à vous", "merci", "salutations", "amicalement"),
+    "de": ("mit freundlichen grüßen", "mit freundlichen grüssen", "freundliche grüße",
+           "viele grüße", "liebe grüße", "beste grüße", "grüße", "gruß", "danke", "vielen dank", "mfg"),
+    "es": ("saludos", "un saludo", "atentamente", "gracias", "cordialmente"),
+    "it": ("cordiali saluti", "distinti saluti", "saluti", "grazie"),
+    "nl": ("met vriendelijke groet", "vriendelijke groeten", "groeten", "groetjes", "bedankt"),
+    "pt": ("atenciosamente", "obrigado", "obrigada", "abraços", "cumprimentos"),
+    "sv": ("med vänlig hälsning", "vänliga hälsningar", "hälsningar", "tack", "mvh"),
+    "da": ("med venlig hilsen", "venlig hilsen", "hilsen", "tak"),
+    "no": ("med vennlig hilsen", "vennlig hilsen", "hilsen", "takk"),
+    "pl": ("pozdrawiam", "z poważaniem", "dziękuję"),
+}
+
+
+def _flatten(table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(word for words in table.values() for word in words))
+
+
+_INTROS = tuple(dict.fromkeys(f"{w} " for lang in ATTRIBUTIONS.values() for w in lang.intros))
+_END_VERBS = tuple(dict.fromkeys(w for lang in ATTRIBUTIONS.values() for w in lang.end_verbs))
+_MID_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for w in lang.mid_verbs))
+_HEADER_ROLES = {label: role for lang in HEADER_LABELS.values() for role, labels in lang.items() for label in labels}
+_SEPARATORS = frozenset(_flatten(ORIGINAL_MESSAGE) + _flatten(FORWARDED_MESSAGE))
+_FORWARD_INTROS = _flatten(FORWARD_INTROS)
+_FOOTERS_WITH_MY = _flatten(FOOTERS_WITH_MY)
+_FOOTERS_GENERIC = _flatten(FOOTERS_GENERIC)
+_FOOTER_STARTS = _FOOTERS_WITH_MY + _FOOTERS_GENERIC
+_VALEDICTIONS = frozenset(_flatten(VALEDICTIONS))
+
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_DATE = re.compile(r"\d{1,4}[./-]\d{1,2}|\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b")
+_DIGIT = re.compile(r"\d")
+_ANGLE_LINK = re.compile(r"<[^<>\s]{1,300}>")
+_QUOTED = re.compile(r"[ \t]*>")
+
+MAX_ATTRIBUTION = 400  # characters of an attribution, its wrapped lines joined
+MAX_HEADER_LINES = 12
+SIGNOFF_MAX_LINES = 6  # lines under "Regards," that still make a signature block
+LIST_FOOTER_MAX_LINES = 8
+MAX_PEELS = 20  # tail pieces peeled off one after the other (quote, footer, sign-off...)
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry point
+
+
+def extract_reply(text: str | None, html: str | None = None) -> Reply:
+    """The writer's new text of a reply, and what was cut off."""
+    if text and not text.isspace():
+        return _trim(text)
+    if html and not html.isspace():
+        converted = html_to_text(html, for_reply=True)
+        reply = _trim(converted.text)
+        return Reply(reply.text, _join(reply.trimmed, converted.dropped))
+    return Reply("", "")
+
+
+def split_lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
+
+
+def _trim(text: str) -> Reply:
+    lines = split_lines(text)
+    end = _peel(lines, _first_cut(lines))
+    start = _first_text(lines, 0, end)
+    cut_start = _first_text(lines, end, len(lines))
+    return Reply("\n".join(lines[start:end]).rstrip(), "\n".join(lines[cut_start:]).rstrip())
+
+
+def _first_text(lines: list[str], start: int, end: int) -> int:
+    while start < end and _blank(lines[start]):
+        start += 1
+    return start
+
+
+# ---------------------------------------------------------------------------------------
+# Line classifiers (forwards.py uses the public ones)
+
+
+def _blank(line: str) -> bool:
+    return not line or line.isspace()
+
+
+def _quoted(line: str) -> bool:
+    return _QUOTED.match(line) is not None
+
+
+def _in_quote(lines: list[str], k: int) -> bool:
+    """Line k belongs to a `>` quote: quoted, or a lowercase line that the sender's client
+    wrapped out of the quoted line right above it ("> ...tortor in\nrhoncus.")."""
+    line = lines[k]
+    if _quoted(line):
+        return True
+    return k > 0 and line[:1].islower() and _quoted(lines[k - 1])
+
+
+def is_signature_delimiter(line: str) -> bool:
+    return len(line) <= 5 and line.rstrip() == "--"
+
+
+def _is_rule(line: str) -> bool:
+    """A line drawn with one punctuation character: "-----", "=====", "_____"."""
+    if len(line) > 200:
+        return False
+    s = line.strip()
+    return len(s) >= 2 and s[0] in "-_=*~#" and s == s[0] * len(s)
+
+
+def is_separator(line: str) -> bool:
+    """ "-----Original Message-----", "---------- Forwarded message ---------" and the like."""
+    if len(line) > 200:
+        return False
+    s = line.strip()
+    return s[:2] in ("--", "==", "__") and " ".join(s.strip("-=_* \t").rstrip(":").split()).casefold() in _SEPARATORS
+
+
+def is_forward_intro(line: str) -> bool:
+    """Apple Mail's "Begin forwarded message:" and its translations."""
+    if len(line) > 100:
+        return False
+    return " ".join(line.strip().rstrip(":").split()).casefold() in _FORWARD_INTROS
+
+
+def is_mobile_footer(line: str) -> bool:
+    if len(line) > 200:
+        return False
+    s = " ".join(_ANGLE_LINK.sub(" ", line).split()).casefold().rstrip(".!")
+    if len(s) > 80:
+        return False
+    for prefix in _FOOTERS_WITH_MY:
+        if s.startswith(prefix) and len(s[len(prefix):].split()) <= 5:
+            return True
+    for prefix in _FOOTERS_GENERIC:
+        if s.startswith(prefix):
+            rest = s[len(prefix):].replace(",", " ").split()
+            if len(rest) <= 5 and any(word in FOOTER_PRODUCTS for word in rest):
+                return True
+    return False
+
+
+def header_field(line: str) -> tuple[str, str] | None:
+    """(role, value) of a header-block line such as "*From:* John <j@x.org>", else None."""
+    head = line[:80].lstrip(" \t>*")
+    colon = _label_end(head)
+    if colon < 0:
+        return None
+    role = _HEADER_ROLES.get(" ".join(head[:colon].strip(" \t*").split()).casefold())
+    if role is None:
+        return None
+    value = line.lstrip(" \t>*")[colon + 1:].strip(" \t*")
+    return role, value
+
+
+def _label_end(head: str) -> int:
+    ascii_colon = head.find(":", 1, 41)
+    wide_colon = head.find("：", 1, 41)
+    if wide_colon < 0 or 0 <= ascii_colon < wide_colon:
+        return ascii_colon
+    return wide_colon
+
+
+def header_block_at(lines: list[str], i: int) -> dict[str, str] | None:
+    """The fields (role -> value) of the header block ("From: ... / Sent: ... / To: ... /
+    Subject: ...") that starts at line i, or None."""
+    first = header_field(lines[i])
+    if first is None:
+        return None
+    fields = {first[0]: first[1]}
+    last_role, wrapped = first[0], 0
+    for j in range(i + 1, min(len(lines), i + MAX_HEADER_LINES)):
+        line = lines[j]
+        if _blank(line):
+            break
+        found = header_field(line)
+        if found is None:
+            wrapped += 1
+            if wrapped > 2:
+                break
+            if len(fields[last_role]) < MAX_ATTRIBUTION:  # "From: Name\n<addr>"
+                fields[last_role] = f"{fields[last_role]} {line.strip()}".strip()
+            continue
+        if found[0] in fields:
+            break
+        wrapped = 0
+        last_role = found[0]
+        fields[found[0]] = found[1]
+    return fields if "from" in fields and len(fields) >= 2 else None
+
+
+def attribution_at(lines: list[str], i: int) -> int:
+    """How many lines (1-3) the attribution line starting at line i spans, or 0."""
+    first = lines[i]
+    if len(first) > MAX_ATTRIBUTION:
+        return 0
+    if _may_end_attribution(first) and _window_is_attribution(lines, i, 1):
+        return 1
+    if not _starts_like_attribution(first):
+        return 0
+    for size in (2, 3):
+        if i + size > len(lines):
+            break
+        last = lines[i + size - 1]
+        # ">:" is the end of "<name@example.com" wrapped onto the next line, not a quote
+        if _blank(last) or (_quoted(last) and last.strip() != ">:") or len(last) > MAX_ATTRIBUTION:
+            break
+        if _may_end_attribution(last) and _window_is_attribution(lines, i, size):
+            if _later_start(first, lines[i + 1]) and _window_is_attribution(lines, i + 1, size - 1):
+                return 0
+            return size
+    return 0
+
+
+def _may_end_attribution(line: str) -> bool:
+    tail = line[-60:].rstrip(" \t-")
+    return tail[-1:] in (":", "：") or tail.casefold().endswith(_END_VERBS)
+
+
+def _window_is_attribution(lines: list[str], i: int, size: int) -> bool:
+    joined = " ".join(line.strip() for line in lines[i:i + size])
+    return len(joined) <= MAX_ATTRIBUTION and _is_attribution(joined)
+
+
+def _later_start(line: str, next_line: str) -> bool:
+    """In "3 tests failed.\nOn <date>, <name> wrote:" the attribution starts on the second line;
+    in "On Nov 21, 2014,\nat 10:18,\n<name> wrote:" it starts on the first."""
+    if not _starts_with_intro(next_line):
+        return False
+    return not _starts_with_intro(line) or line.rstrip().endswith((".", "!", "?"))
+
+
+def _starts_with_intro(line: str) -> bool:
+    return line[:40].strip().lstrip("-> ").casefold().startswith(_INTROS)
+
+
+def _starts_like_attribution(line: str) -> bool:
+    """Starts with an intro word ("On", "Le") or a date ("2017-11-24", "pe 20. lokakuuta")."""
+    if _starts_with_intro(line):
+        return True
+    words = line[:40].strip().lstrip("-> ").split()[:2]
+    return any(_DIGIT.search(word) and "@" not in word and word[0] != "<" for word in words)
+
+
+def _is_attribution(text: str) -> bool:
+    s = text.strip().strip("-").strip()
+    low = s.casefold()
+    colon = low.endswith((":", "："))
+    email = "@" in s and _EMAIL.search(s) is not None
+    starts = _starts_like_attribution(s)
+    if _ends_with_verb(low.rstrip(":：").rstrip()):
+        if starts and (email or _DIGIT.search(s)) and (colon or email):
+            return True
+        return colon and email and "<" in s  # "Name <addr> schrieb:"
+    if not (colon and starts and _DIGIT.search(s)):
+        return False
+    if any(verb in low for verb in _MID_VERBS):  # "Am <date> schrieb <name>:"
+        return True
+    # date first, no verb: "2017-11-24 16:32 GMT+01:00 Name <addr>:"
+    return email and low.rstrip(":：").rstrip().endswith(">") and _DATE.search(s) is not None
+
+
+def _ends_with_verb(body: str) -> bool:
+    if not body.endswith(_END_VERBS):
+        return False
+    for verb in _END_VERBS:
+        if body.endswith(verb):
+            before = body[-len(verb) - 1:-len(verb)]
+            latin = verb[0].isalpha() and ord(verb[0]) < 0x2E80  # CJK verbs follow the name directly
+            if not (latin and before.isalnum()):
+                return True
+    return False
+
+
+def _is_boundary(lines: list[str], i: int) -> bool:
+    """Does quoted history or a signature start at line i (attribution lines aside)?"""
+    line = lines[i]
+    if is_signature_delimiter(line):
+        return True
+    head = line[:100].lstrip()
+    if head[:1] in ("-", "=", "_") and is_separator(line):
+        return True
+    low = head[:40].casefold()
+    if low.startswith(_FOOTER_STARTS) and is_mobile_footer(line):
+        return True
+    if low.startswith(_FORWARD_INTROS) and is_forward_intro(line):
+        return True
+    return header_block_at(lines, i) is not None
+
+
+# ---------------------------------------------------------------------------------------
+# Plain-text trimming
+
+
+def _first_cut(lines: list[str]) -> int:
+    """Index of the first line of quoted history or signature; len(lines) if none."""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line or line.isspace() or _QUOTED.match(line):
+            i += 1
+            continue
+        if _is_boundary(lines, i):
+            return i
+        size = attribution_at(lines, i)
+        if size:
+            answer = _inline_answer(lines, i + size)
+            if answer is None:
+                return i
+            i = answer
+            continue
+        i += 1
+    return len(lines)
+
+
+def _inline_answer(lines: list[str], j: int) -> int | None:
+    """After an attribution: where the writer's answer below the `>` quote starts, if any."""
+    j = _first_text(lines, j, len(lines))
+    if j >= len(lines) or not _quoted(lines[j]):
+        return None
+    while j < len(lines) and (_blank(lines[j]) or _in_quote(lines, j)):
+        j += 1
+    if j >= len(lines) or _is_rule(lines[j]) or _is_boundary(lines, j) or attribution_at(lines, j):
+        return None
+    return j
+
+
+def _peel(lines: list[str], end: int) -> int:
+    """Drop what hangs at the end of the new text: quotes, footers, sign-offs."""
+    first_text = _first_text(lines, 0, end)
+    for _ in range(MAX_PEELS):
+        before = end
+        end = _peel_quote(lines, end)
+        end = _peel_rule(lines, end)
+        end = _peel_list_footer(lines, end)
+        end = _peel_attribution(lines, end)
+        end = _peel_signoff(lines, end, first_text)
+        if end == before:
+            break
+    return end
+
+
+def _rstrip_blank(lines: list[str], end: int) -> int:
+    while end > 0 and _blank(lines[end - 1]):
+        end -= 1
+    return end
+
+
+def _peel_quote(lines: list[str], end: int) -> int:
+    e = _rstrip_blank(lines, end)
+    if e == 0 or not _in_quote(lines, e - 1):
+        return end
+    while e > 0 and (_blank(lines[e - 1]) or _in_quote(lines, e - 1)):
+        e -= 1
+    return e
+
+
+def _peel_rule(lines: list[str], end: int) -> int:
+    e = _rstrip_blank(lines, end)
+    return e - 1 if e and _is_rule(lines[e - 1]) else end
+
+
+def _peel_list_footer(lines: list[str], end: int) -> int:
+    """A mailing-list footer: a rule of underscores and a few short lines under it."""
+    e = _rstrip_blank(lines, end)
+    seen = 0
+    for k in range(e - 1, max(-1, e - 3 * LIST_FOOTER_MAX_LINES), -1):
+        line = lines[k]
+        if _quoted(line) or seen > LIST_FOOTER_MAX_LINES:
+            return end
+        if _is_rule(line) and line.strip()[0] == "_":
+            return k if seen else end
+        if not _blank(line):
+            seen += 1
+    return end
+
+
+def _peel_attribution(lines: list[str], end: int) -> int:
+    e = _rstrip_blank(lines, end)
+    for size in (1, 2, 3):
+        if e - size >= 0 and attribution_at(lines, e - size) == size:
+            return e - size
+    return end
+
+
+def _peel_signoff(lines: list[str], end: int, first_text: int) -> int:
+    """ "-Name" on the last line, or "Regards,\nName\nTitle" closing the text."""
+    e = _rstrip_blank(lines, end)
+    if e >= 2 and _is_dash_signoff(lines[e - 1]) and _blank(lines[e - 2]) and first_text < e - 2:
+        return e - 1
+    below = 0
+    for k in range(e - 1, max(first_text, e - 3 * SIGNOFF_MAX_LINES), -1):
+        line = lines[k]
+        if _quoted(line) or len(line) > 80 or below > SIGNOFF_MAX_LINES:
+            return end
+        if _is_valediction(line):
+            return k if below else end
+        if not _blank(line):
+            below += 1
+    return end
+
+
+def _is_dash_signoff(line: str) -> bool:
+    """ "-Abhishek Kona": a dash and a capitalised name of up to three words."""
+    s = line.rstrip()
+    if not 2 <= len(s) <= 40 or s[0] not in "-–" or not s[1].isalpha():
+        return False
+    words = s[1:].split()
+    return len(words) <= 3 and all(w[0].isupper() and w.replace(".", "").replace("'", "").replace("-", "").isalpha()
+                                   for w in words)
+
+
+def _is_valediction(line: str) -> bool:
+    s = line.strip()
+    return len(s) <= 40 and s.rstrip(",.!").strip().casefold() in _VALEDICTIONS
+
+
+# ---------------------------------------------------------------------------------------
+# HTML to text
+
+
+@dataclass(frozen=True)
+class HtmlText:
+    text: str     # the rendered text; with for_reply, quote containers as `>` lines
+    dropped: str  # the text of what was left out (signatures, Outlook's quoted original)
+
+
+def html_to_text(html: str, *, for_reply: bool = False) -> HtmlText:
+    """Render HTML as plain text with the stdlib parser.
+
+    for_reply: mark the clients' quote containers as `>` quotes, drop signature blocks,
+    and drop everything from Outlook's reply header on. Without it, all of the HTML is
+    rendered (what forwards.py needs to read a forwarded message's headers).
+    """
+    parser = _HtmlRenderer(for_reply)
+    parser.feed(_defuse(html))
+    parser.close()
+    return parser.result()
+
+
+_DECLARATION = re.compile(r"<[!?]")
+
+
+def _defuse(html: str) -> str:
+    """Take out what makes the stdlib parser slow or raise, before it sees the HTML.
+
+    It rescans unterminated comments, declarations and tags to the end of the input for
+    each one (quadratic), and raises AssertionError on malformed marked sections. Comments,
+    declarations and processing instructions carry no text: each becomes an empty <wbr>
+    (which also keeps the text around it from forming a new "<!"). A "<" with no ">" after
+    it is text.
+    """
+    out: list[str] = []
+    pos = 0
+    while pos < len(html):
+        found = _DECLARATION.search(html, pos)
+        if found is None:
+            out.append(html[pos:])
+            break
+        start = found.start()
+        out.append(html[pos:start])
+        out.append("<wbr>")
+        closer = "-->" if html.startswith("<!--", start) else ">"
+        close = html.find(closer, start + 2)
+        pos = len(html) if close < 0 else close + len(closer)
+    text = "".join(out)
+    last = text.rfind(">")
+    return text[:last + 1] + text[last + 1:].replace("<", "&lt;")
+
+
+_BLOCKS = frozenset(
+    "address article aside blockquote body center dd details dialog dir div dl dt fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hr html li main menu nav ol p pre section summary "
+    "table tbody thead tfoot tr ul caption".split()
+)
+_PARAGRAPHS = frozenset("p h1 h2 h3 h4 h5 h6 blockquote ul ol table pre".split())
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_SKIPPED = frozenset("style script head title template".split())
+_QUOTE_CLASSES = frozenset({"gmail_quote", "gmail_quote_container", "gmail_attr", "moz-cite-prefix", "yahoo_quoted"})
+_SIGNATURE_CLASSES = frozenset({"moz-signature", "gmail_signature", "gmail_signature_prefix"})
+# Outlook puts the quoted original after these elements, not inside them
+_OUTLOOK_CUT_IDS = frozenset({"divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container"})
+_SPACES = re.compile(r"\s+")
+MAX_QUOTE_MARKS = 10  # ">" written in front of a line, however deep the quote
+
+
+_KINDS = ("blockquote", "quote", "drop", "skip", "pre", "ol", "ul")
+
+
+@dataclass
+class _Open:
+    tag: str
+    depth: int  # how many <tag> elements were open, this one included
+    kind: str   # blockquote | quote | drop | skip | pre | ol | ul
+    items: int = 0
+
+
+class _TextBuilder:
+    """Lines of text, each with the quote depth it was written at."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+        self._parts: list[str] = []
+        self._depth = 0
+        self._gap = False
+
+    def write(self, data: str, depth: int, pre: bool) -> None:
+        if pre:
+            for n, chunk in enumerate(split_lines(data)):
+                if n:
+                    self.hard_break(depth)
+                if chunk:
+                    self._append(chunk, depth)
+            return
+        data = _SPACES.sub(" ", data.replace("\xa0", " "))
+        if not self._parts:
+            data = data.lstrip()
+        if data:
+            self._append(data, depth)
+
+    def _append(self, data: str, depth: int) -> None:
+        if self._parts and depth != self._depth:
+            self._flush()
+        if not self._parts:
+            self._depth = depth
+        self._parts.append(data)
+
+    def line_break(self, paragraph: bool = False) -> None:
+        if self._parts:
+            self._flush()
+        if paragraph and self.lines:
+            self._gap = True
+
+    def hard_break(self, depth: int) -> None:
+        if self._parts:
+            self._flush()
+        else:
+            self._emit("", depth)
+
+    def _flush(self) -> None:
+        line = "".join(self._parts).rstrip()
+        self._parts = []
+        self._emit(line, self._depth)
+
+    def _emit(self, line: str, depth: int) -> None:
+        if self._gap and self.lines and self.lines[-1][1]:
+            self.lines.append((min(depth, self.lines[-1][0]), ""))
+        self._gap = False
+        self.lines.append((depth, line))
+
+    def render(self) -> str:
+        if self._parts:
+            self._flush()
+        out: list[str] = []
+        for depth, line in self.lines:
+            if not line and out and not out[-1].strip("> "):
+                continue  # a run of blank lines becomes one
+            marks = ">" * min(depth, MAX_QUOTE_MARKS)
+            out.append(f"{marks} {line}" if marks and line else marks or line)
+        return "\n".join(out).strip("\n")
+
+
+class _HtmlRenderer(HTMLParser):
+    def __init__(self, for_reply: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self._for_reply = for_reply
+        self._kept = _TextBuilder()
+        self._dropped = _TextBuilder()
+        self._counts: dict[str, int] = {}     # open elements per tag name
+        self._open: dict[str, list[_Open]] = {}  # the ones we follow, per tag name
+        self._active = dict.fromkeys(_KINDS, 0)  # open elements we follow, per kind
+        self._lists: list[_Open] = []
+        self._cut = False
+
+    def result(self) -> HtmlText:
+        return HtmlText(self._kept.render(), self._dropped.render())
+
+    def _out(self) -> _TextBuilder:
+        return self._dropped if self._cut or self._active["drop"] else self._kept
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            if tag == "br":
+                self._out().hard_break(self._quote_depth())
+            elif tag == "hr":
+                self._out().line_break(paragraph=True)
+            return
+        if tag == "body":  # closes an unclosed <head>
+            for entry in self._open.pop("head", []):
+                self._close(entry)
+        kind = self._kind(tag, attrs)
+        if kind == "cut":
+            self._out().line_break()
+            self._cut = True
+            kind = None
+        if tag in _BLOCKS:
+            self._out().line_break(paragraph=tag in _PARAGRAPHS)
+        self._counts[tag] = self._counts.get(tag, 0) + 1
+        if kind is not None:
+            entry = _Open(tag, self._counts[tag], kind)
+            self._open.setdefault(tag, []).append(entry)
+            self._active[kind] += 1
+            if kind in ("ol", "ul"):
+                self._lists.append(entry)
+        if tag == "li":
+            self._start_item()
+        elif tag in ("td", "th"):
+            self._write(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        count = self._counts.get(tag, 0)
+        if tag in _VOID or count == 0:
+            return
+        if tag in _BLOCKS:
+            self._out().line_break(paragraph=tag in _PARAGRAPHS)
+        stack = self._open.get(tag)
+        while stack and stack[-1].depth >= count:  # also closes what was left unclosed inside
+            self._close(stack.pop())
+        self._counts[tag] = count - 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._active["skip"]:
+            self._write(data)
+
+    def _write(self, data: str) -> None:
+        self._out().write(data, self._quote_depth(), self._active["pre"] > 0)
+
+    def _quote_depth(self) -> int:
+        """Nested blockquotes; a client's quote container without one counts as one level."""
+        return self._active["blockquote"] or min(1, self._active["quote"])
+
+    def _close(self, entry: _Open) -> None:
+        self._active[entry.kind] -= 1
+        if entry.kind in ("ol", "ul"):
+            self._lists.remove(entry)
+
+    def _start_item(self) -> None:
+        if self._lists and self._lists[-1].kind == "ol":
+            self._lists[-1].items += 1
+            self._write(f"{self._lists[-1].items}. ")
+        else:
+            self._write("- ")
+
+    def _kind(self, tag: str, attrs: list[tuple[str, str | None]]) -> str | None:
+        if tag in _SKIPPED:
+            return "skip"
+        if self._for_reply:
+            if tag == "blockquote":
+                return "blockquote"
+            kind = _container_kind(attrs)
+            if kind is not None:
+                return kind
+        if tag == "pre":
+            return "pre"
+        if tag in ("ol", "ul"):
+            return tag
+        return None
+
+
+def _container_kind(attrs: list[tuple[str, str | None]]) -> str | None:
+    """cut, drop or quote for the known containers of the mail clients, by id and class."""
+    for name, value in attrs:
+        if not value:
+            continue
+        if name == "id":
+            element_id = value.casefold()
+            if element_id.removeprefix("x_") in _OUTLOOK_CUT_IDS:
+                return "cut"
+            if element_id.startswith("yahoo_quoted"):
+                return "quote"
+        elif name == "class":
+            classes = set(value.split())
+            if classes & _SIGNATURE_CLASSES:
+                return "drop"
+            if classes & _QUOTE_CLASSES:
+                return "quote"
+    return None

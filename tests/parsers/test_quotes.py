@@ -1,0 +1,478 @@
+"""extract_reply: upstream reply-parser corpora, real client formats, and the rules one by one."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from parsers.mime import parse_message
+from parsers.quotes import Reply, extract_reply, html_to_text
+
+MAIL = Path(__file__).resolve().parents[1] / "mail"
+Case = dict[str, Any]  # one entry of a corpus's cases.json
+CORPORA = (
+    "github_email_reply_parser",
+    "zapier_email_reply_parser",
+    "crisp_email_reply_parser",
+    "willdurand_email_reply_parser",
+)
+
+
+def _load_corpus(name: str) -> list[tuple[str, str, Case]]:
+    folder = MAIL / name
+    cases = []
+    for case in json.loads((folder / "cases.json").read_text(encoding="utf-8")):
+        if "inline_input" in case:
+            text = case["inline_input"]
+        else:
+            text = (folder / case["fixture"]).read_bytes().decode("utf-8")
+            if "input_transform" in case:
+                text = text.replace(*case["input_transform"]["replace"])
+        cases.append((f"{name}:{case['case_id']}", text, case))
+    return cases
+
+
+ALL_CASES = [case for name in CORPORA for case in _load_corpus(name)]
+NEW_POST_CASES = [c for c in ALL_CASES if c[2]["new_post"] is not None]
+CHECK_CASES = [c for c in ALL_CASES if c[2]["new_post"] is None]
+
+
+@dataclass(frozen=True)
+class Override:
+    reason: str
+    # what we expect instead, written as a change to upstream's expectation (or its input)
+    expected: Callable[[str, str], str]  # (upstream new post, input) -> our new post
+
+
+DASH_SIGNOFF = ("'-Abhishek Kona' under the text is a dash signature; github and willdurand drop it "
+                "(email_1_1, reads_simple_body_email_1), and rule 8 trims signatures")
+INNER_TEXT = ("we keep the writer's text untouched inside, including a space before a line break "
+              "(a format=flowed soft break); upstream also strips it")
+
+OVERRIDES: dict[str, Override] = {
+    "crisp_email_reply_parser:test_reads_simple_body": Override(
+        DASH_SIGNOFF, lambda upstream, raw: upstream.replace("\n\n-Abhishek Kona", "")),
+    "crisp_email_reply_parser:test_parseReply_extracts_visible_text": Override(
+        DASH_SIGNOFF, lambda upstream, raw: upstream.replace("\n\n-Abhishek Kona", "")),
+    "crisp_email_reply_parser:test_reads_top_post": Override(
+        DASH_SIGNOFF, lambda upstream, raw: upstream.replace("\n\n-Abhishek Kona", "")),
+    "github_email_reply_parser:email_1_1": Override(
+        INNER_TEXT, lambda upstream, raw: upstream.replace("values after\n", "values after \n")),
+    "crisp_email_reply_parser:text_email_regards": Override(
+        INNER_TEXT, lambda upstream, raw: upstream.replace("Hi,\n", "Hi, \n")),
+    "willdurand_email_reply_parser:parseReply_email_2": Override(
+        "a `>` quote that the writer answers below is kept with its attribution line, so the answer "
+        "keeps its context; upstream drops the quote (and strips trailing spaces)",
+        lambda upstream, raw: raw.split("\n\n> \n> -Abhishek Kona")[0]),
+}
+
+
+@pytest.mark.parametrize("case_id,text,case", NEW_POST_CASES, ids=[c[0] for c in NEW_POST_CASES])
+def test_corpus_new_post(case_id: str, text: str, case: Case) -> None:
+    got = extract_reply(text).text
+    override = OVERRIDES.get(case_id)
+    if override is None:
+        assert got.strip() == case["new_post"].strip()
+    else:
+        assert got.strip() == override.expected(case["new_post"], text).strip()
+        assert got.strip() != case["new_post"].strip(), "override no longer needed"
+
+
+def test_overrides_are_few_and_real() -> None:
+    ids = {c[0] for c in NEW_POST_CASES}
+    assert set(OVERRIDES) <= ids
+    assert len(OVERRIDES) <= 0.15 * len(NEW_POST_CASES)
+
+
+def _check_passes(check: Case, reply: Reply, elapsed: float) -> bool:
+    """An upstream assertion about the top of the new post (fragment 0) or the quoted part.
+    Our text starts with fragment 0, so what upstream finds there we must have."""
+    kind = check["type"]
+    if kind == "perf":
+        return elapsed < float(check["max_seconds"])
+    if kind == "quoted_text_nonempty":
+        return reply.trimmed != ""
+    subject = reply.trimmed if kind.startswith("quoted_text") else reply.text
+    if kind == "fragment_equals":
+        return subject.strip().startswith(str(check["value"]).strip())
+    if kind in ("fragment_contains", "visible_text_contains"):
+        return (check["value"] in subject) is check["expect"]
+    flags = re.M if check.get("dialect") == "ruby" or "m" in check.get("flags", "") else 0
+    if check.get("strip"):
+        subject = subject.strip()
+    return bool(re.search(check["pattern"], subject, flags)) is check["expect"]
+
+
+INLINE_ANSWER = ("the first `>` quote is answered below it, so it stays in the new post with the answer "
+                 "(see parseReply_email_2 above); upstream counts it as quoted text")
+
+# Upstream checks we deliberately fail: case -> {pattern or value of the check: why}
+CHECK_OVERRIDES: dict[str, dict[str, str]] = {
+    "crisp_email_reply_parser:test_parseReplied_with_multiple_quotes": {"Hi folks": INLINE_ANSWER},
+}
+
+
+@pytest.mark.parametrize("case_id,text,case", CHECK_CASES, ids=[c[0] for c in CHECK_CASES])
+def test_corpus_upstream_checks(case_id: str, text: str, case: Case) -> None:
+    started = time.perf_counter()
+    reply = extract_reply(text)
+    elapsed = time.perf_counter() - started
+    overridden = CHECK_OVERRIDES.get(case_id, {})
+    for check in case["checks"]:
+        key = check.get("pattern", check.get("value"))
+        if key in overridden:
+            assert not _check_passes(check, reply, elapsed), "override no longer needed"
+        else:
+            assert _check_passes(check, reply, elapsed), check
+
+
+# ---------------------------------------------------------------------------------------
+# Real client formats, as .eml
+
+CLIENTS = [
+    ("gmail_text.eml", "Thanks, restarting the spooler fixed it.\n\nI'll keep an eye on it this week."),
+    ("gmail_html.eml", "Thanks, restarting the spooler fixed it.\n\nI'll keep an eye on it this week."),
+    ("outlook_desktop_text.eml", "Thanks, the invoice is correct now."),
+    ("outlook_desktop_html.eml", "Thanks, the invoice is correct now.\n\nBob"),
+    ("outlook_web_text.eml", "Sure, Thursday works for us. Please deliver to the side entrance."),
+    ("outlook_web_html.eml", "Sure, Thursday works for us. Please deliver to the side entrance."),
+    ("apple_mail_text.eml", "Yes, the replacement arrived today. Thank you!"),
+    ("apple_mail_html.eml", "Yes, the replacement arrived today. Thank you!"),
+    ("thunderbird_text.eml",
+     "The serial number is SN-4471-B.\n\n    $ lsusb | grep Printer\n    Bus 001 Device 004: ID 04f9:0042 Printer"),
+    ("thunderbird_html.eml",
+     "The serial number is SN-4471-B.\n\n$ lsusb | grep Printer\nBus 001 Device 004: ID 04f9:0042 Printer"),
+    ("yahoo_html.eml", "The refund shows on my statement now, thanks."),
+]
+QUOTED = {
+    "gmail": "Please restart the print spooler",
+    "outlook_desktop": "We corrected the VAT line",
+    "outlook_web": "Could we deliver on Thursday?",
+    "apple_mail": "The replacement part was shipped",
+    "thunderbird": "could you send us the serial number?",
+    "yahoo": "the refund was issued today",
+}
+
+
+@pytest.mark.parametrize("filename,expected", CLIENTS, ids=[c[0] for c in CLIENTS])
+def test_client_reply(filename: str, expected: str) -> None:
+    mail = parse_message((MAIL / "clients" / filename).read_bytes())
+    if filename.endswith("_html.eml"):
+        assert mail.text is None and mail.html, "an HTML-only message, to exercise the HTML path"
+    reply = extract_reply(mail.text, mail.html)
+    assert reply.text == expected
+    assert QUOTED[filename.rsplit("_", 1)[0]] in reply.trimmed
+    assert QUOTED[filename.rsplit("_", 1)[0]] not in reply.text
+
+
+@pytest.mark.parametrize("filename,signature", [
+    ("gmail_html.eml", "Head of IT, Example Co."),
+    ("thunderbird_html.eml", "Widgets AB"),
+    ("thunderbird_text.eml", "Widgets AB"),
+    ("outlook_desktop_text.eml", "Purchasing | Acme GmbH"),
+    ("apple_mail_text.eml", "Sent from my iPhone"),
+])
+def test_client_signature_is_trimmed(filename: str, signature: str) -> None:
+    mail = parse_message((MAIL / "clients" / filename).read_bytes())
+    reply = extract_reply(mail.text, mail.html)
+    assert signature in reply.trimmed
+    assert signature not in reply.text
+
+
+def test_text_part_is_preferred_over_html() -> None:
+    reply = extract_reply("From the text part.", "<p>From the HTML part.</p>")
+    assert reply.text == "From the text part."
+
+
+# ---------------------------------------------------------------------------------------
+# The rules, one by one
+
+QUOTE = "\n\n> Hello,\n> how can we help?\n"
+
+
+def test_nothing_to_trim() -> None:
+    assert extract_reply("Just text.\n\nTwo paragraphs.") == Reply("Just text.\n\nTwo paragraphs.", "")
+
+
+@pytest.mark.parametrize("text,html", [(None, None), ("", None), ("  \n", "  "), (None, "<p> </p>")])
+def test_empty_input(text: str | None, html: str | None) -> None:
+    assert extract_reply(text, html) == Reply("", "")
+
+
+def test_only_quoted_history_leaves_no_new_text() -> None:
+    reply = extract_reply("On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n> Hello\n")
+    assert reply.text == ""
+    assert reply.trimmed.startswith("On Mon, 4 Mar 2024")
+
+
+def test_blank_lines_around_the_text_are_stripped_inside_kept() -> None:
+    reply = extract_reply("\n\n  Indented first line.\n\n\nSecond paragraph.  \n\n" + QUOTE)
+    assert reply.text == "  Indented first line.\n\n\nSecond paragraph."
+
+
+def test_inline_answers_keep_their_quotes() -> None:
+    text = ("On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n"
+            "> Which model do you have?\n\nThe X200.\n\n> And which colour?\n\nBlack.\n\n"
+            "> Thanks,\n> Support\n")
+    reply = extract_reply(text)
+    assert reply.text == text.split("\n\n> Thanks,")[0]
+    assert reply.trimmed == "> Thanks,\n> Support"
+
+
+def test_quote_without_attribution_is_cut_only_at_the_end() -> None:
+    reply = extract_reply("Here is the log:\n\n> error 1\n> error 2\n\nWhat does it mean?\n\n> old\n> history\n")
+    assert reply.text == "Here is the log:\n\n> error 1\n> error 2\n\nWhat does it mean?"
+    assert reply.trimmed == "> old\n> history"
+
+
+def test_lines_wrapped_out_of_a_quote_belong_to_it() -> None:
+    text = ("New text.\n\nOn Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n"
+            "> a long quoted line that the client wrapped without a\nmarker on the next line\n>\n")
+    assert extract_reply(text).text == "New text."
+
+
+def test_text_above_the_quote_is_never_cut() -> None:
+    text = "Try this:\n\n    git push --force-with-lease\n\nIt worked for me."
+    assert extract_reply(text + "\n\nOn 4 Mar 2024, at 16:02, Support <s@example.com> wrote:\n> old").text == text
+
+
+@pytest.mark.parametrize("attribution", [
+    "On Mon, Mar 4, 2024 at 4:02 PM Store Support <support@example.com> wrote:",
+    "On Mon, Mar 4, 2024 at 4:02 PM Store Support <\nsupport@example.com> wrote:",
+    "On Mon, Mar 4, 2024 at 4:02 PM Store Support\n<support@example.com>\nwrote:",
+    "On 04.03.24 16:02, Store Support wrote:",
+    "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@example.com> wrote",
+    "---- On Wed, 24 Feb 2021 14:02:50 +0530 john@example.com wrote ----",
+    "Le lun. 4 mars 2024 à 16:02, Store Support <support@example.com> a écrit :",
+    "Am 04.03.2024 um 16:02 schrieb Store Support <support@example.com>:",
+    "El 04/03/2024 16:02, Store Support <support@example.com> escribió:",
+    "Op 4 maart 2024 16:02 schreef Store Support <support@example.com>:",
+    "Il giorno lun 4 mar 2024 alle ore 16:02 Store Support <support@example.com>\nha scritto:",
+    "W dniu 4.03.2024 o 16:02, Store Support pisze:",
+    "Em 4 de mar. de 2024 às 16:02, Store Support <support@example.com> escreveu:",
+    "Den 4. mar. 2024 kl. 16.02 skrev Store Support <support@example.com>:",
+    "ma 4. maalisk. 2024 klo 16.02 Store Support (support@example.com) kirjoitti:",
+    "пн, 4 мар. 2024 г. в 16:02, Store Support <support@example.com>:",
+    "在 2024年3月4日，下午4:02，Store Support <support@example.com> 写道：",
+    "2024/03/04 16:02、Store Support <support@example.com> のメッセージ:",
+    "2024. 3. 4. 오후 4:02, Store Support <support@example.com> 작성:",
+])
+def test_attribution_lines(attribution: str) -> None:
+    reply = extract_reply(f"Thank you.\n\n{attribution}\n\nOld message, not quoted with >.\n")
+    assert reply.text == "Thank you."
+    assert reply.trimmed.startswith(attribution.split("\n")[0])
+
+
+@pytest.mark.parametrize("line", [
+    "On the other hand, here is what I wrote:",
+    "Something wrote:",
+    "On Thursday:",
+    "I need emails from: john@example.com and from: jane@example.com",
+    "2024-01-15 14:30:25",
+    "Here is what the manual from 2019 writes:",
+    "I forwarded what bob@example.com wrote:",
+    "Please write to <bob@example.com> before 15:00:",
+])
+def test_not_attribution_lines(line: str) -> None:
+    text = f"Hello.\n\n{line}\n\nMore of my own text."
+    assert extract_reply(text).text == text
+
+
+def test_attribution_starts_on_its_own_line() -> None:
+    reply = extract_reply("I tried it 3 times.\nOn Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n> old")
+    assert reply.text == "I tried it 3 times."
+
+
+@pytest.mark.parametrize("header", [
+    "-----Original Message-----\nFrom: Support [mailto:s@example.com]\nSent: Monday, March 4, 2024 4:02 PM",
+    "----- Original Message -----",
+    "________________________________\nFrom: Support <s@example.com>\nSent: Monday, March 4, 2024 16:02\n"
+    "To: Carol <carol@example.org>\nSubject: Delivery",
+    "From: Support <s@example.com>\nSent: Monday, March 4, 2024 4:02 PM\nTo: Bob\nSubject: RE: Invoice",
+    "*From:* Support [mailto:s@example.com]\n*Sent:* Monday, March 4, 2024 4:02 PM\n*To:* bob@example.com",
+    "From: Support\n<a-very-long-address@example.com>\nSent: Monday, March 4, 2024 4:02 PM",
+    "Von: Support <s@example.com>\nGesendet: Montag, 4. März 2024 16:02\nAn: Bob\nBetreff: AW: Rechnung",
+    "De : Support <s@example.com>\nEnvoyé : lundi 4 mars 2024 16:02\nÀ : Bob\nObjet : RE: Facture",
+    "---------- Forwarded message ---------\nFrom: Support <s@example.com>",
+    "Begin forwarded message:",
+])
+def test_outlook_header_blocks_and_separators(header: str) -> None:
+    reply = extract_reply(f"New text.\n\n{header}\n\nOld text.\n")
+    assert reply.text == "New text."
+    assert "Old text." in reply.trimmed
+
+
+def test_a_lone_from_line_is_not_a_header_block() -> None:
+    text = "Please check the order.\nFrom: the warehouse in Leeds\n\nThanks"
+    assert extract_reply(text).text == text
+
+
+@pytest.mark.parametrize("delimiter", ["--", "-- "])
+def test_signature_delimiter(delimiter: str) -> None:
+    reply = extract_reply(f"New text.\n\n{delimiter}\nJohn Smith\nACME Ltd\n")
+    assert reply == Reply("New text.", f"{delimiter}\nJohn Smith\nACME Ltd")
+
+
+@pytest.mark.parametrize("text", [
+    "Here is a fix -- not a signature.",
+    "Points:\n-- first point\n-- second point",
+    "## Key points\n---\n\n1. faster\n\n---\n\nThe dashes are markdown.",
+    "Cheers\n\n—\nJohn Doe\nCEO at Example",
+])
+def test_not_signatures(text: str) -> None:
+    assert extract_reply(text).text == text
+
+
+@pytest.mark.parametrize("footer", [
+    "Sent from my iPhone",
+    "Sent from my iPad",
+    "Sent from my Samsung Galaxy smartphone.",
+    "Sent from my Verizon, Samsung Galaxy smartphone",
+    "Sent from my Android device",
+    "Sent from my BlackBerry",
+    "Sent from Outlook for iOS",
+    "Sent from Outlook for Android<https://aka.ms/ghei36>",
+    "Get Outlook for iOS<https://aka.ms/o0ukef>",
+    "Get Outlook for Android",
+    "Sent from Yahoo Mail for iPhone",
+    "Sent from Yahoo Mail on Android",
+    "Sent from Mail for Windows",
+    "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10",
+    "Gesendet von meinem iPhone",
+    "Von meinem iPhone gesendet",
+    "Envoyé de mon iPhone",
+    "Enviado desde mi iPhone",
+    "Gesendet von Outlook für Android<https://aka.ms/AAb9ysg>",
+])
+def test_mobile_footers(footer: str) -> None:
+    reply = extract_reply(f"Works now, thanks.\n\n{footer}\n\nOld message without quote marks.\n")
+    assert reply.text == "Works now, thanks."
+    assert reply.trimmed.startswith(footer)
+
+
+@pytest.mark.parametrize("line", [
+    "Sent from my desk, is much easier then my mobile phone.",
+    "The notification was sent from my iPhone app to all users.",
+    "Sent from the warehouse on Monday.",
+])
+def test_not_mobile_footers(line: str) -> None:
+    text = f"Hello.\n\n{line}\n\nMore of my own text."
+    assert extract_reply(text).text == text
+
+
+def test_mailing_list_footer() -> None:
+    text = "My question.\n\n_______________________________________________\nusers mailing list\nusers@lists.example.org\n"
+    assert extract_reply(text) == Reply("My question.", text.split("\n\n", 1)[1].rstrip())
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Can you fix it?\n\n-Abhishek Kona", "Can you fix it?"),
+    ("Can you fix it?\n\nRegards,\n\nJohn Doe\nCEO @ Acme", "Can you fix it?"),
+    ("Can you fix it?\n\nBest regards,\nJohn", "Can you fix it?"),
+    ("Can you fix it?\n\nMit freundlichen Grüßen\nHans Müller", "Can you fix it?"),
+    ("Shopping list:\n\n- Milk\n- Bread", "Shopping list:\n\n- Milk\n- Bread"),
+    ("Can you fix it?\n\nThanks!", "Can you fix it?\n\nThanks!"),
+    ("Thanks,\nJohn", "Thanks,\nJohn"),
+    ("-Abhishek Kona", "-Abhishek Kona"),
+    ("I wanted to discuss this with regards to the payment.\n\nJohn", "I wanted to discuss this with regards to the payment.\n\nJohn"),
+])
+def test_sign_offs(text: str, expected: str) -> None:
+    assert extract_reply(text).text == expected
+
+
+def test_windows_line_endings() -> None:
+    reply = extract_reply("Works.\r\n\r\nOn Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\r\n> old\r\n")
+    assert reply == Reply("Works.", "On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n> old")
+
+
+# ---------------------------------------------------------------------------------------
+# HTML
+
+
+def test_html_quote_containers_are_quotes_unless_answered() -> None:
+    html = ("<div>On Mon, 4 Mar 2024 at 16:02, Support &lt;s@example.com&gt; wrote:</div>"
+            "<blockquote type=\"cite\">Which model?</blockquote><div>The X200.</div>"
+            "<blockquote type=\"cite\">Thanks, Support</blockquote>")
+    reply = extract_reply(None, html)
+    assert reply.text == ("On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n\n"
+                          "> Which model?\n\nThe X200.")
+    assert reply.trimmed == "> Thanks, Support"
+
+
+def test_html_outlook_marker_drops_everything_after_it() -> None:
+    html = ('<div>New.</div><div id="appendonsend"></div><hr>'
+            '<div id="divRplyFwdMsg"><b>From:</b> Support</div><div>Old text.</div>')
+    reply = extract_reply(None, html)
+    assert reply == Reply("New.", "From: Support\nOld text.")
+
+
+def test_html_rendering() -> None:
+    html = ("<html><head><title>T</title><style>p {color: red}</style></head><body>"
+            "<p>Caf&eacute; &amp; <b>bar</b>&nbsp;&lt;3</p><ul><li>one</li><li>two</li></ul>"
+            "<ol><li>first</li><li>second</li></ol><pre>  x = 1\n  y = 2</pre>"
+            "<script>alert(1)</script><div>a<br>b<br><br>c</div>"
+            "<table><tr><td>k</td><td>v</td></tr></table></body></html>")
+    assert html_to_text(html).text == ("Café & bar <3\n\n- one\n- two\n\n1. first\n2. second\n\n"
+                                       "  x = 1\n  y = 2\n\na\nb\n\nc\n\nk v")
+
+
+def test_html_without_for_reply_keeps_everything() -> None:
+    html = '<div>Note</div><div id="divRplyFwdMsg"><b>From:</b> A</div><blockquote>Old</blockquote>'
+    assert html_to_text(html) .text == "Note\nFrom: A\n\nOld"
+    assert html_to_text(html).dropped == ""
+
+
+@pytest.mark.parametrize("html", [
+    "<p>Hi</p><![ broken marked section >",
+    "<p>Hi</p><![foo[ x ]]>",
+    "<p>Hi</p><!DOCTYPE html [ <!ENTITY x 'y'> ]>",
+    "<p>Hi</p><!--[if mso]><p>Outlook only</p><![endif]--><![if !supportLists]>",
+    "<p>Hi</p><a href='x",
+    "<p>Hi</p><",
+])
+def test_html_malformed_markup_does_not_raise(html: str) -> None:
+    assert extract_reply(None, html).text.startswith("Hi")
+
+
+# ---------------------------------------------------------------------------------------
+# Speed: a 1 MB message of any shape is handled in well under a second
+
+MB = 1_000_000
+FAST_INPUTS = {
+    "one line": ("a " * (MB // 2), None),
+    "long quote": ("Top.\n\n" + "> " + ">" * MB, None),
+    "quoted history": ("Top.\n\n" + "> quoted line of history, quite long as lines go\n" * (MB // 50), None),
+    "prose": ("A line of ordinary prose that goes on for a while, as prose does.\n" * (MB // 66), None),
+    "inline answers": (("On 1 Jan 2020, A <a@b.example.com> wrote:\n> question\n\nAnswer.\n\n") * (MB // 60), None),
+    "header-like lines": ("From: a <a@example.com>\n" * (MB // 24), None),
+    "html paragraphs": (None, "<p>A line of ordinary prose in a <b>paragraph</b>, as mail has it.</p>" * (MB // 69)),
+}
+# Markup built to hurt: the stdlib parser alone needs 0.3-0.5 s for these. The bound is there
+# to catch a quadratic blow-up (which takes minutes at this size), not to time the parser.
+HOSTILE_HTML = {
+    "nested quotes": "<blockquote>x" * (MB // 13),
+    "unclosed tags": "<a" * (MB // 2),
+    "unclosed comments": "<!--x>" * (MB // 6),
+    "unclosed marked sections": "<![if x>" * (MB // 8),
+}
+
+
+@pytest.mark.parametrize("name", list(FAST_INPUTS))
+def test_one_megabyte_is_fast(name: str) -> None:
+    text, html = FAST_INPUTS[name]
+    started = time.perf_counter()
+    extract_reply(text, html)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_HTML))
+def test_hostile_html_is_linear(name: str) -> None:
+    started = time.perf_counter()
+    extract_reply(None, HOSTILE_HTML[name])
+    assert time.perf_counter() - started < 2.0
