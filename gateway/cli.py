@@ -189,6 +189,7 @@ def db_upgrade(settings: Settings, args, out: Output) -> int:
 
 def serve(settings: Settings, args, out: Output) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of every job at INFO
     gateway = Gateway(settings)
     asyncio.run(gateway.serve_forever())
     return EXIT_OK
