@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway.config import Settings
 from gateway.errors import StorageUnavailable, smtp_refusal
 from gateway.pipeline import Decision, Delivery, Intake
 from parsers.addresses import AddressBook, redact
@@ -70,8 +72,63 @@ class GatewayHandler:
         return TEMPORARY_FAILURE
 
 
-def smtp_factory(handler: GatewayHandler, max_message_bytes: int, hostname: str) -> Callable[[], SMTP]:
+# Per connection. MAIL/RCPT/DATA/RSET are generous so that a server sending many messages over
+# one connection is never cut off; anything else repeated this often is a misbehaving client.
+COMMAND_CALL_LIMITS = {"MAIL": 10_000, "RCPT": 100_000, "DATA": 10_000, "RSET": 10_000, "*": 30}
+# RFC 5321 asks for 1000-octet lines but real mailers send longer ones; refusing those would
+# bounce customers' mail, so lines up to 64 KiB are taken and longer ones get "500 Line too long".
+LINE_LENGTH_LIMIT = 64 * 1024
+
+
+class ConnectionCount:
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open = 0
+
+
+class GatewaySMTP(SMTP):
+    line_length_limit = LINE_LENGTH_LIMIT
+
+    def __init__(self, handler: GatewayHandler, connections: ConnectionCount, **kwargs):
+        super().__init__(handler, **kwargs)
+        self._connections = connections
+        self._counted = False
+
+    def connection_made(self, transport) -> None:
+        if self._connections.open >= self._connections.limit and self.transport is None:
+            log.warning("connection cap of %d reached; refusing %s", self._connections.limit,
+                        transport.get_extra_info("peername"))
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        if not self._counted:
+            self._connections.open += 1
+            self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, exc) -> None:
+        if self._counted:
+            self._connections.open -= 1
+            self._counted = False
+        if self.session is not None:
+            super().connection_lost(exc)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
+    if not (cert and key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def smtp_factory(handler: GatewayHandler, settings: Settings) -> Callable[[], SMTP]:
+    connections = ConnectionCount(settings.max_connections)
+    context = tls_context(settings.smtp_tls_cert, settings.smtp_tls_key)
+
     def make() -> SMTP:
-        return SMTP(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
-                    hostname=hostname, ident="ticket-gateway", timeout=300)
+        return GatewaySMTP(handler, connections, data_size_limit=settings.max_message_bytes,
+                           enable_SMTPUTF8=True, decode_data=False, hostname=settings.mail_domain,
+                           ident="ticket-gateway", timeout=settings.smtp_timeout, tls_context=context,
+                           command_call_limit=COMMAND_CALL_LIMITS)
     return make

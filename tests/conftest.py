@@ -115,6 +115,34 @@ def gw(env, clock):
     running.stop()
 
 
+@pytest.fixture
+def gateway_with(monkeypatch, env, clock):
+    """Starts a gateway with some settings changed: gateway_with(max_message_bytes=2000)."""
+    from gateway.app import Gateway
+    from gateway.config import load_settings
+
+    started: list[RunningGateway] = []
+
+    def start(**settings) -> RunningGateway:
+        http_port = free_port()
+        monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
+        monkeypatch.setenv("GATEWAY_HTTP_PORT", str(http_port))
+        monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{http_port}")
+        for name, value in settings.items():
+            if value is None:
+                monkeypatch.delenv(f"GATEWAY_{name.upper()}", raising=False)
+            else:
+                monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
+        running = RunningGateway(Gateway(load_settings(), clock=clock))
+        running.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
 @dataclass(frozen=True)
 class People:
     admin: str = "ada@store.test"

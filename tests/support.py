@@ -140,12 +140,17 @@ class RunningGateway:
         self.settings = gateway.settings
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.running = False
 
     def start(self) -> None:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(timeout=30)
+        self.running = True
 
     def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
         asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)

@@ -7,7 +7,7 @@ import email.policy
 
 import pytest
 
-from support import RunningGateway, cli, wait_until
+from support import cli, wait_until
 
 
 def outbox_rows(gw) -> list[tuple[str, str, int]]:
@@ -37,20 +37,13 @@ def test_a_permanent_refusal_is_not_retried(gw, sink, people):
     assert len(sink.wait_for(1, to=people.owner)) == 1  # the next message is delivered normally
 
 
-def test_without_a_relay_messages_are_written_to_the_outbox_folder(monkeypatch, env, clock, people, tmp_path):
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-
-    monkeypatch.delenv("GATEWAY_RELAY_HOST")
-    running = RunningGateway(Gateway(load_settings(), clock=clock))
-    running.start()
-    try:
-        cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Folder",
-            "--body", "Written to disk")
-        folder = tmp_path / "outbox"
-        wait_until(lambda: list(folder.glob("*.eml")), what="an .eml file")
-    finally:
-        running.stop()
+def test_without_a_relay_messages_are_written_to_the_outbox_folder(gateway_with, people, tmp_path):
+    running = gateway_with(relay_host=None)
+    cli("ticket", "create", "--owner", people.owner, "--by", people.staff, "--subject", "Folder",
+        "--body", "Written to disk")
+    folder = tmp_path / "outbox"
+    wait_until(lambda: list(folder.glob("*.eml")), what="an .eml file")
+    running.stop()
     files = list(folder.glob("*.eml"))
     assert len(files) == 1 and not list(folder.glob("*.tmp"))
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
@@ -59,22 +52,15 @@ def test_without_a_relay_messages_are_written_to_the_outbox_folder(monkeypatch, 
     assert "Written to disk" in message.get_body(("plain",)).get_content()
 
 
-def test_a_copy_claimed_before_a_revoke_is_not_sent(monkeypatch, env, clock, sink, people, ticket):
+def test_a_copy_claimed_before_a_revoke_is_not_sent(gateway_with, clock, sink, people, ticket):
     """Access is checked again just before each copy leaves, not only when it was queued: a copy
     claimed by a courier that then died (lease run out) is cancelled if access was revoked since."""
     from sqlalchemy import update
 
-    from gateway.app import Gateway
-    from gateway.config import load_settings
     from storage.models import OutboxMessage, OutboxStatus
     from support import accept_link, http, nonce_of
 
-    def serve():
-        running = RunningGateway(Gateway(load_settings(), clock=clock))
-        running.start()
-        return running
-
-    running = serve()
+    running = gateway_with()
     assert cli("delegate", "invite", ticket, people.delegate, "--by", people.staff).code == 0
     link = accept_link(sink.wait_for(1, to=people.delegate)[0])
     assert http("POST", link, {"nonce": nonce_of(http("GET", link).body)}).status == 200
@@ -88,12 +74,9 @@ def test_a_copy_claimed_before_a_revoke_is_not_sent(monkeypatch, env, clock, sin
                         .values(status=OutboxStatus.SENDING, claimed_until=clock()))
     assert cli("delegate", "revoke", ticket, people.delegate, "--by", people.staff).code == 0
 
-    running = serve()
-    try:
-        sink.wait_for(1, to=people.staff)
-        wait_until(lambda: [s for r, s, _ in outbox_rows(running) if r == people.delegate][-1] == "cancelled",
-                   what="the claimed copy to be cancelled")
-    finally:
-        running.stop()
+    running = gateway_with()
+    sink.wait_for(1, to=people.staff)
+    wait_until(lambda: [s for r, s, _ in outbox_rows(running) if r == people.delegate][-1] == "cancelled",
+               what="the claimed copy to be cancelled")
     assert [s for r, s, _ in outbox_rows(running) if r == people.delegate] == ["sent", "sent", "cancelled"]
     assert not any("Secret plans" in m.text for m in sink.to(people.delegate))

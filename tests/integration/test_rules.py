@@ -260,19 +260,8 @@ def test_staff_and_unknown_senders_cannot_open_tickets_by_mail(gw, people, sende
     assert cli("ticket", "list", "--json").json() == []
 
 
-def test_operator_can_let_unknown_senders_open_tickets(monkeypatch, env, clock, sink, people):
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-    from support import RunningGateway, free_port
-
-    monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
-    monkeypatch.setenv("GATEWAY_HTTP_PORT", str(free_port()))
-    monkeypatch.setenv("GATEWAY_CREATE_SENDER_ACCOUNTS", "true")
-    second = RunningGateway(Gateway(load_settings(), clock=clock))
-    second.start()
-    try:
-        raw = make_mail("new.client@else.test", "support@gw.test", "Hello", "First time here")
-        assert second.send(raw, "new.client@else.test", "support@gw.test").code == 250
-    finally:
-        second.stop()
+def test_operator_can_let_unknown_senders_open_tickets(gateway_with, sink, people):
+    second = gateway_with(create_sender_accounts="true")
+    raw = make_mail("new.client@else.test", "support@gw.test", "Hello", "First time here")
+    assert second.send(raw, "new.client@else.test", "support@gw.test").code == 250
     assert cli("ticket", "list", "--json").json()[0]["owner"] == "new.client@else.test"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from support import RunningGateway, TcpProxy, cli, make_mail
+from support import TcpProxy, cli, make_mail
 
 
 def posts(ticket: int) -> list[str]:
@@ -55,18 +55,10 @@ def test_250_comes_after_the_commit(gw, people, ticket):
     assert (outcome["outcome"], outcome["ticket"], outcome["sender"]) == ("posted", ticket, people.owner)
 
 
-def test_too_large_gets_552(monkeypatch, env, clock, people, ticket):
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-
-    monkeypatch.setenv("GATEWAY_MAX_MESSAGE_BYTES", "2000")
-    running = RunningGateway(Gateway(load_settings(), clock=clock))
-    running.start()
-    try:
-        raw, address = owner_reply(running, people, ticket, "x" * 5000)
-        result = running.send(raw, people.owner, address)
-    finally:
-        running.stop()
+def test_too_large_gets_552(gateway_with, people, ticket):
+    running = gateway_with(max_message_bytes=2000)
+    raw, address = owner_reply(running, people, ticket, "x" * 5000)
+    result = running.send(raw, people.owner, address)
     assert result.code == 552
     assert len(posts(ticket)) == 1
 
@@ -147,13 +139,9 @@ def _storage_outage(db_url: str, tmp_path: Path, monkeypatch):
     return proxy.cut, restore
 
 
-def test_storage_down_gets_451_and_the_retry_posts_once(monkeypatch, env, clock, db_url, tmp_path, people, ticket):
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-
+def test_storage_down_gets_451_and_the_retry_posts_once(gateway_with, monkeypatch, db_url, tmp_path, people, ticket):
     cut, restore = _storage_outage(db_url, tmp_path, monkeypatch)
-    running = RunningGateway(Gateway(load_settings(), clock=clock))
-    running.start()
+    running = gateway_with()
     try:
         from gateway.accounts import find_account
         from storage.db import make_engine, make_sessionmaker
