@@ -53,8 +53,7 @@ class Gateway:
         self._jobs = Jobs(self.courier, self.sessions, self.clock, s.delivery_interval)
         handler = GatewayHandler(self.intake, self.addresses, s.max_recipients, self.wake_delivery)
         loop = asyncio.get_running_loop()
-        smtp = await loop.create_server(smtp_factory(handler, s.max_message_bytes, s.mail_domain),
-                                        host=s.smtp_host, port=s.smtp_port)
+        smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)
         self._servers.append(smtp)
         pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
         self._http = web.AppRunner(make_http_app(pages, Health(self.sessions)), access_log=None)

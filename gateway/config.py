@@ -66,6 +66,10 @@ class Settings:
     invite_ttl: int = 7 * 86400
     max_message_bytes: int = 26214400
     max_recipients: int = 100
+    max_connections: int = 100
+    smtp_timeout: int = 300
+    smtp_tls_cert: str = ""  # PEM certificate (chain) and key: STARTTLS is offered when both are set
+    smtp_tls_key: str = ""
     create_invitee_accounts: bool = False
     create_sender_accounts: bool = False
     delivery_interval: int = 2
@@ -91,7 +95,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_DURATION_FIELDS = {"invite_ttl", "delivery_interval"}
+_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "smtp_timeout"}
 
 
 def _coerce(name: str, raw: object, default: object) -> object:
