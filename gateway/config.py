@@ -73,6 +73,7 @@ class Settings:
     create_invitee_accounts: bool = False
     create_sender_accounts: bool = False
     delivery_interval: int = 2
+    delivery_lease: int = 300  # a copy claimed by a process that died is sent again after this
     retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
     imap_host: str = ""
     imap_port: int = 993
@@ -95,7 +96,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "smtp_timeout"}
+_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout"}
 
 
 def _coerce(name: str, raw: object, default: object) -> object:

@@ -28,7 +28,6 @@ from storage.models import Account, Delegate, OutboxMessage, OutboxStatus, Ticke
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 BATCH = 50
 # copies of a ticket's thread: whoever gets them must still have access when they leave
 _THREAD_KINDS = {"post", "ticket_opened", "accepted"}
@@ -183,7 +182,7 @@ class Courier:
             rows = list(session.scalars(due))
             for row in rows:
                 row.status = OutboxStatus.SENDING
-                row.claimed_until = now + LEASE
+                row.claimed_until = now + timedelta(seconds=self.settings.delivery_lease)
             return [Copy(r.id, r.kind, r.recipient, r.raw, r.ticket_id, r.recipient_id, r.delegate_id)
                     for r in rows]
 

@@ -82,3 +82,24 @@ def test_health_reports_database_and_outbox(gw):
         body = json.loads(response.read())
     assert response.status == 200
     assert body["status"] == "ok" and body["database"] == "ok" and "pending" in body["outbox"]
+
+
+def test_concurrent_posts_accept_exactly_once(gw, link, ticket, sink, people):
+    from concurrent.futures import ThreadPoolExecutor
+
+    nonce = nonce_of(http("GET", link).body)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(lambda _: http("POST", link, {"nonce": nonce}).status, range(10)))
+    assert statuses == [200] + [410] * 9
+    assert status_of(ticket) == ["accepted"]
+    from storage.models import OutboxMessage
+
+    with gw.gateway.sessions() as session:
+        assert session.query(OutboxMessage).filter_by(kind="accepted").count() == 1  # one thread-so-far mail
+
+
+def test_no_page_redirects(link):
+    for method, form in (("GET", None), ("POST", {"nonce": nonce_of(http("GET", link).body)}), ("POST", {})):
+        for url in (link, link + "x", link.replace("/accept/", "/accept//")):
+            status = http(method, url, form).status
+            assert not 300 <= status < 400, (method, url, status)
