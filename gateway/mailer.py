@@ -71,6 +71,10 @@ class Mailer:
             refused=[r for r in results if r.refusal is not None],
         )
 
+    def held_notice(self, session: Session, ticket: Ticket, staff: Account, sender: str, reason: str) -> OutboxMessage:
+        """Tells staff that a safety rule is holding messages back on a ticket."""
+        return self._queue(session, "held", ticket, staff, held_sender=sender, held_reason=reason)
+
     def refusal_notice(self, session: Session, recipient: Account, subject: str,
                        refusals: list[tuple[str, str]]) -> OutboxMessage:
         """Tells a sender which parts of their message were refused, and why."""

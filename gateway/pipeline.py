@@ -13,16 +13,17 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accounts import find_account, name_from_address
+from gateway.fanout import audience
 from gateway.config import Settings
 from gateway.delegates import invite
-from gateway.errors import Reason, Refused, StorageUnavailable
+from gateway.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.mailer import InviteResult, Mailer
 from gateway.tickets import NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
@@ -159,6 +160,9 @@ class Intake:
         if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or any(
                 isinstance(route, BounceRoute) for route in routes.values()):
             return [self._bounce(session, r, routes[r], kind) for r in delivery.recipients]
+        loop = self._own_mail(mail)
+        if loop:
+            return [Decision(r, Outcome.AUTO_REPLY, loop) for r in delivery.recipients]
         if kind.kind == Kind.AUTO_REPLY:
             return [Decision(r, Outcome.AUTO_REPLY, f"automatic reply ({kind.reason}); not posted")
                     for r in delivery.recipients]
@@ -177,8 +181,48 @@ class Intake:
                     decisions.append(self._act(session, inbound, mail, recipient, route, now))
             except Refused as refusal:
                 decisions.append(self._refused(recipient, refusal, getattr(route, "ticket", None)))
+            except Held as held:
+                ticket_id = getattr(route, "ticket", None)
+                decisions.append(Decision(recipient, Outcome.HELD, str(held), ticket_id))
+                if held.first:
+                    self._tell_staff(session, ticket_id, mail, str(held))
         self._notice_refused_parts(session, mail, decisions)
         return decisions
+
+    def _own_mail(self, mail: ParsedMail) -> str | None:
+        """Mail that the gateway itself sent, come back: a loop, never a post."""
+        if any(self.addresses.is_ours(a) for a in mail.from_addresses):
+            return "mail loop: sent from one of the gateway's own addresses; not posted"
+        if self.addresses.is_our_message_id(mail.message_id):
+            return "mail loop: a message the gateway sent came back; not posted"
+        return None
+
+    def _check_breaker(self, session: Session, sender: str, ticket_id: int | None, now: datetime) -> None:
+        """Too many messages from one sender, or to one ticket, in a short time: hold the rest."""
+        window = self.settings.loop_window
+        counted = (select(func.count()).select_from(InboundOutcome)
+                   .join(InboundMessage, InboundOutcome.message_id == InboundMessage.id)
+                   .where(InboundMessage.received_at >= now - timedelta(seconds=window),
+                          InboundOutcome.outcome.in_((Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.HELD))))
+        limits = [(counted.where(InboundMessage.sender == sender), self.settings.loop_sender_limit, f"from {sender}")]
+        if ticket_id is not None:
+            limits.append((counted.where(InboundOutcome.ticket_id == ticket_id), self.settings.loop_ticket_limit,
+                           f"to ticket #{ticket_id}"))
+        for query, limit, what in limits:
+            seen = session.scalar(query) or 0
+            if seen >= limit:
+                raise Held(f"held by the loop breaker: {seen} messages {what} in the last {window // 60} minutes "
+                           f"(limit {limit}); kept for staff to look at", first=seen == limit)
+
+    def _tell_staff(self, session: Session, ticket_id: int | None, mail: ParsedMail, reason: str) -> None:
+        ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+        if ticket is None:
+            log.warning("%s (no ticket, so no staff to tell)", reason)
+            return
+        sender = mail.from_addresses[0] if mail.from_addresses else "an unknown sender"
+        for person in audience(session, ticket):
+            if person.role.is_staff:
+                self.mailer.held_notice(session, ticket, person, sender, reason)
 
     def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str, route,
              now: datetime) -> Decision:
@@ -235,6 +279,7 @@ class Intake:
         if ticket is None or account is None:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
+        self._check_breaker(session, account.email, ticket.id, now)
         post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
 
@@ -251,6 +296,7 @@ class Intake:
         if account.role.is_staff:
             raise Refused(Reason.STAFF_TO_SUPPORT,
                           "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
+        self._check_breaker(session, sender, None, self.clock())
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(inbound, mail))

@@ -91,6 +91,9 @@ Route = SupportRoute | ReplyRoute | InviteRoute | BounceRoute
 _TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>\d{1,12})(?:-(?P<b>\d{1,12}))?-(?P<mac>[a-z2-7]{%d})$" % MAC_CHARS)
 
 
+_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}$")
+
+
 class AddressBook:
     """Makes and reads the gateway's addresses for one mail domain and secret key."""
 
@@ -109,9 +112,17 @@ class AddressBook:
         return f"b-{outbox}-{_mac(self._key, 'bounce', outbox)}@{self.domain}"
 
     def is_ours(self, address: str) -> bool:
-        """Any address in the gateway's domain, valid or not (used to skip our own addresses)."""
-        address = normalize(address)
-        return address == self.support_address or address.rsplit("@", 1)[-1] == self.domain
+        """The support address, or anything shaped like a gateway address, valid or not.
+
+        Only the shape counts, not the domain alone: the gateway may share its domain with people."""
+        address = normalize(address).strip("<>")
+        local, _, domain = address.rpartition("@")
+        return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
+
+    def is_our_message_id(self, message_id: str | None) -> bool:
+        """A Message-ID the gateway made (see gateway.mailer): "<kind>.<32 hex>@<domain>"."""
+        local, _, domain = (message_id or "").lower().rpartition("@")
+        return domain == self.domain and bool(_OUR_MESSAGE_ID.match(local))
 
     def route(self, address: str) -> Route | None:
         """What an envelope recipient means, or None when the gateway does not serve it."""

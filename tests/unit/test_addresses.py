@@ -93,3 +93,17 @@ def test_logs_never_show_a_token(book):
     mac = address.split("@")[0].rsplit("-", 1)[1]
     assert redact(address) == "r-12-34-...@gw.test" and mac not in redact(address)
     assert redact("someone@else.test") == "someone@else.test"
+
+
+def test_only_gateway_shaped_addresses_count_as_ours(book):
+    assert book.is_ours("support@gw.test") and book.is_ours(book.reply_address(1, 2))
+    assert book.is_ours("r-1-2-" + "a" * 20 + "@gw.test")  # shaped like ours, even with a bad MAC
+    assert not book.is_ours("sam@gw.test")  # a person may share the gateway's domain
+    assert not book.is_ours("r-1-2-" + "a" * 20 + "@other.test")
+
+
+def test_our_message_ids_are_recognised(book):
+    assert book.is_our_message_id("post.0123456789abcdef0123456789abcdef@gw.test")
+    assert not book.is_our_message_id("post.0123456789abcdef0123456789abcdef@other.test")
+    assert not book.is_our_message_id("CAF=abc@mail.gmail.com")
+    assert not book.is_our_message_id(None)
