@@ -74,6 +74,9 @@ class Settings:
     create_sender_accounts: bool = False
     delivery_interval: int = 2
     delivery_lease: int = 300  # a copy claimed by a process that died is sent again after this
+    loop_sender_limit: int = 20  # posts from one sender per loop_window; more are held
+    loop_ticket_limit: int = 100  # posts to one ticket per loop_window; more are held
+    loop_window: int = 600
     retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
     imap_host: str = ""
     imap_port: int = 993
@@ -96,7 +99,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout"}
+_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window"}
 
 
 def _coerce(name: str, raw: object, default: object) -> object:
