@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parsers.addresses import addresses_in_text
+from parsers.html import html_to_text
 from parsers.mime import ParsedMail
 from parsers.quotes import (
     extract_reply,
     header_block_at,
-    html_to_text,
     is_forward_intro,
     is_separator,
     split_lines,

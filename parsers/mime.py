@@ -1,11 +1,29 @@
 """Raw message bytes -> ParsedMail. The one module that imports flanker.mime.
 
-Nothing here does I/O. A message that flanker cannot parse raises MalformedMessage; the
-pipeline records it as refused with that reason, so no input can crash intake.
+Nothing here does I/O. parse_message raises only MalformedMessage (the pipeline records the
+message as refused with that reason), and only for what cannot be read at all: no bytes,
+headers over MAX_HEADER_BYTES, more than MAX_PARTS parts, nesting deeper than MAX_DEPTH.
+
+Everything else is decoded best-effort, never with an exception:
+- flanker reads the structure. It is given the bytes as Latin-1 text (one character per
+  byte), so it never guesses a charset for the whole message and every part's raw bytes
+  can be had back exactly; when its strict scanner refuses a message (a multipart without
+  its boundaries, a broken delivery report), the stdlib parser, which is lenient, reads it.
+- Transfer encodings are undone leniently (broken base64 is repaired, broken
+  quoted-printable kept as it is), and text is decoded by decode_text: valid UTF-8 wins
+  over an ASCII/Latin-1/Windows-1252 label or none (mislabelled mail), a declared charset
+  Python knows is used, one it does not know is mapped or guessed, and what still does
+  not decode is replaced with U+FFFD. NUL characters are dropped.
 """
 
 from __future__ import annotations
 
+import binascii
+import codecs
+import email
+import email.policy
+import quopri
+import re
 from dataclasses import dataclass, field
 
 from flanker import mime as _flanker_mime
@@ -14,7 +32,9 @@ from flanker.mime.message.errors import MimeError
 from parsers.addresses import parse_mailbox_list
 
 MAX_PARTS = 500
-MAX_DEPTH = 8
+MAX_DEPTH = 8          # message/rfc822 inside message/rfc822 ... and multipart inside multipart
+MAX_HEADER_BYTES = 256 * 1024  # the top header section; no mail client writes more than a few KB
+MAX_HEADER_VALUE = 16 * 1024   # characters kept of one header value
 
 
 class MalformedMessage(ValueError):
@@ -89,22 +109,42 @@ REPORT_TYPES = ("message/delivery-status", "message/feedback-report", "text/rfc8
 
 
 def parse_message(raw: bytes) -> ParsedMail:
-    """Parse raw RFC 5322 bytes. Raises MalformedMessage when they cannot be read."""
+    """Parse raw RFC 5322 bytes. Raises MalformedMessage (and nothing else) when they cannot
+    be read at all; anything readable is decoded best-effort."""
     if not raw.strip():
         raise MalformedMessage("the message is empty")
+    if _header_section_size(raw) > MAX_HEADER_BYTES:
+        raise MalformedMessage(f"the headers are larger than {MAX_HEADER_BYTES} bytes")
+    text = raw.decode("latin-1")  # one character per byte: flanker guesses nothing
     try:
-        root = _flanker_mime.from_string(raw)
+        root = _flanker_mime.from_string(text)
         return _convert(root, depth=0)
     except MalformedMessage:
         raise
-    except (MimeError, ValueError, LookupError, UnicodeError, TypeError, AttributeError) as exc:
+    except (MimeError, RecursionError, Exception):  # noqa: BLE001
+        pass  # flanker's scanner is strict (and has its own bugs): the stdlib parser reads what it refuses
+    try:
+        return _convert_stdlib(email.message_from_bytes(raw, policy=email.policy.compat32), depth=0)
+    except MalformedMessage:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise MalformedMessage(f"the message is nested too deeply ({type(exc).__name__})") from exc
+    except Exception as exc:  # noqa: BLE001 - the contract: nothing but MalformedMessage
         raise MalformedMessage(f"the message could not be parsed ({type(exc).__name__})") from exc
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _header_section_size(raw: bytes) -> int:
+    end = _HEADER_END.search(raw, 0, MAX_HEADER_BYTES + 4)
+    return end.start() if end else min(len(raw), MAX_HEADER_BYTES + 1)
 
 
 def _convert(root, depth: int) -> ParsedMail:
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
-    headers = Headers(tuple((str(k), _header_text(v)) for k, v in root.headers.items()))
+    headers = Headers(tuple((_clean(str(k)), _header_text(v)) for k, v in root.headers.items()))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
@@ -122,7 +162,7 @@ def _convert(root, depth: int) -> ParsedMail:
             reports.append((ctype, _report_body(part)))
             continue
         disposition = (part.content_disposition[0] or "").lower() if part.content_disposition else ""
-        filename = part.detected_file_name or ""
+        filename = _clean(part.detected_file_name or "")
         is_attachment = disposition == "attachment" or (bool(filename) and ctype not in ("text/plain", "text/html"))
         if ctype == "text/plain" and text is None and not is_attachment:
             text = _text_body(part)
@@ -130,9 +170,15 @@ def _convert(root, depth: int) -> ParsedMail:
             html = _text_body(part)
         else:
             attachments.append(_attachment(part, ctype, filename, disposition))
+    return _mail(headers, str(root.content_type).lower(), text, html, attachments, attached, reports)
+
+
+def _mail(headers: Headers, content_type: str, text: str | None, html: str | None,
+          attachments: list[Attachment], attached: list[ParsedMail],
+          reports: list[tuple[str, str]]) -> ParsedMail:
     return ParsedMail(
         headers=headers,
-        content_type=str(root.content_type).lower(),
+        content_type=content_type,
         message_id=_strip_brackets(headers.get("Message-ID")),
         subject=headers.get("Subject") or "",
         from_addresses=_addresses(headers.get_all("From")),
@@ -154,43 +200,197 @@ def _header_text(value) -> str:
         rendered = str(main)
         for key, val in (params or {}).items():
             rendered += f'; {key}="{val}"'
-        return rendered
-    return str(value)
+        return _clean(_relatin(rendered))
+    return _clean(_relatin(str(value)))
+
+
+def _relatin(value: str) -> str:
+    """Raw 8-bit bytes in a header reach us as Latin-1 characters (see parse_message): decode
+    them as what they are. Text from encoded words ("=?utf-8?...") is already right."""
+    if value.isascii():
+        return value
+    try:
+        data = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value  # decoded encoded words
+    return decode_text(data, None)
+
+
+def _clean(value: str) -> str:
+    return value.replace("\x00", "")[:MAX_HEADER_VALUE]
+
+
+def _raw_body(part) -> bytes | None:
+    """The part's body bytes as they were sent (transfer encoding still on), or None."""
+    read = getattr(getattr(part, "_container", None), "read_body", None)
+    if read is None:
+        return None
+    body = read()
+    if isinstance(body, bytes):
+        return body
+    try:
+        return body.encode("latin-1")
+    except UnicodeEncodeError:
+        return body.encode("utf-8", "surrogateescape")
+
+
+def _decoded_bytes(part) -> bytes:
+    raw = _raw_body(part)
+    if raw is None:  # not a parsed stream: fall back to what flanker decodes
+        body = part.body
+        if body is None:
+            return b""
+        return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    encoding = ""
+    try:
+        encoding = str(part.content_encoding.value or "")
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return decode_transfer(raw, encoding)
+
+
+def _charset_of(part) -> str | None:
+    try:
+        return part.content_type.params.get("charset")
+    except AttributeError:
+        return None
 
 
 def _text_body(part) -> str:
-    body = part.body
-    if body is None:
-        return ""
-    if isinstance(body, bytes):
-        return body.decode("utf-8", errors="replace")
-    return str(body)
+    return decode_text(_decoded_bytes(part), _charset_of(part))
 
 
 def _report_body(part) -> str:
     """flanker parses some report types as enclosed header blocks rather than text bodies."""
-    if part.body is None and getattr(part, "enclosed", None) is not None:
+    if getattr(part, "enclosed", None) is not None and part.body is None:
         raw = part.enclosed.to_string()
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if isinstance(raw, str):
+            raw = raw.encode("latin-1", "replace")
+        return decode_text(raw, None)
     return _text_body(part)
 
 
 def _attachment(part, ctype: str, filename: str, disposition: str) -> Attachment:
-    body = part.body
-    if isinstance(body, str):
-        data = body.encode("utf-8")
-    elif body is None:
-        data = b""
-    else:
-        data = bytes(body)
-    content_id = _strip_brackets(part.headers.get("Content-Id"))
+    content_id = _strip_brackets(_clean(str(part.headers.get("Content-Id") or ""))) or None
     return Attachment(
         filename=filename or "attachment",
         content_type=ctype,
-        data=data,
+        data=_decoded_bytes(part),
         inline=disposition == "inline",
         content_id=content_id,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Transfer encodings and charsets, best-effort
+
+
+def decode_transfer(data: bytes, encoding: str) -> bytes:
+    """Undo a Content-Transfer-Encoding without ever raising: base64 with junk, missing or
+    extra padding is repaired; quoted-printable with broken escapes keeps them as text."""
+    encoding = encoding.strip().lower()
+    if encoding == "base64":
+        return _base64(data)
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _base64(data: bytes) -> bytes:
+    core = data.split(b"=", 1)[0] if b"=" in data.rstrip().rstrip(b"=") else data
+    core = _NOT_BASE64.sub(b"", core)
+    core = core[: len(core) - len(core) % 4] if len(core) % 4 == 1 else core
+    core += b"=" * (-len(core) % 4)
+    try:
+        return binascii.a2b_base64(core)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# Labels seen in mail that Python does not know, or knows as something narrower than what
+# the senders' software really writes (WHATWG's encoding standard does the same).
+CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "l1": "cp1252",
+    "us-ascii": "cp1252", "ascii": "cp1252", "ansi_x3.4-1968": "cp1252", "iso-8859-8-i": "iso-8859-8",
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "euc-cn": "gb18030",
+    "big5": "big5hkscs", "x-sjis": "cp932", "shift-jis": "cp932", "shift_jis": "cp932", "sjis": "cp932",
+    "windows-31j": "cp932", "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949", "euc-kr": "cp949",
+    "windows-874": "cp874", "tis-620": "cp874", "x-mac-roman": "mac_roman", "macintosh": "mac_roman",
+    "x-mac-cyrillic": "mac_cyrillic", "unicode-1-1-utf-7": "utf-7", "x-unicode20utf8": "utf-8",
+    "utf8": "utf-8", "x-utf8": "utf-8", "x-user-defined": "cp1252", "unknown-8bit": "cp1252",
+    "x-unknown": "cp1252", "unknown": "cp1252", "default": "cp1252", "charset": "cp1252",
+}
+# labels under which valid UTF-8 is far more likely than what the label says
+_WEAK_LABELS = frozenset({"cp1252", "iso8859-15", "iso8859-1"})
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python text codec for a charset label, or None if there is none."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = CHARSET_ALIASES.get(name, name)
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("unicode-escape", "raw-unicode-escape",
+                                                                    "idna", "punycode"):
+        return None
+    return info.name
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes of a text part or header -> str, whatever the label says; never raises."""
+    declared = _codec(charset)
+    if not data.isascii() and (declared is None or declared in _WEAK_LABELS or declared == "utf-8"):
+        try:
+            return data.decode("utf-8").replace("\x00", "")
+        except UnicodeDecodeError:
+            pass
+    if declared is not None:
+        try:
+            return data.decode(declared).replace("\x00", "")
+        except (UnicodeDecodeError, ValueError, LookupError):
+            pass
+    if declared is None and not data.isascii():
+        guessed = _guess(data)
+        if guessed is not None:
+            return guessed.replace("\x00", "")
+    fallback = declared or ("utf-8" if _mostly_utf8(data) else "cp1252")
+    try:
+        return data.decode(fallback, errors="replace").replace("\x00", "")
+    except (ValueError, LookupError):
+        return data.decode("utf-8", errors="replace").replace("\x00", "")
+
+
+MAX_GUESS_BYTES = 64 * 1024
+
+
+def _guess(data: bytes) -> str | None:
+    """Charset detection for unlabelled or unknown-labelled non-UTF-8 text."""
+    try:
+        import chardet  # flanker's own dependency
+        found = chardet.detect(data[:MAX_GUESS_BYTES])
+    except Exception:  # noqa: BLE001 - detection is a bonus, never a failure
+        return None
+    codec = _codec(found.get("encoding")) if found and (found.get("confidence") or 0) >= 0.5 else None
+    if codec is None:
+        return None
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, ValueError, LookupError):
+        return None
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Invalid UTF-8 that is still mostly UTF-8 (a few bad bytes) decodes as UTF-8 with U+FFFD."""
+    text = data[:MAX_GUESS_BYTES].decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return bad < sum(1 for c in text if ord(c) > 127) - bad
 
 
 def _strip_brackets(value: str | None) -> str | None:
@@ -207,3 +407,90 @@ def _addresses(values: list[str]) -> tuple[str, ...]:
     for value in values:
         found.extend(parse_mailbox_list(value))
     return tuple(found)
+
+
+# ---------------------------------------------------------------------------------------
+# The lenient reader, for what flanker's strict scanner refuses
+
+
+def _convert_stdlib(msg, depth: int) -> ParsedMail:
+    if depth > MAX_DEPTH:
+        raise MalformedMessage("messages nested too deeply")
+    headers = Headers(tuple((_clean(str(k)), _stdlib_header(v)) for k, v in msg.items()))
+    text = html = None
+    attachments: list[Attachment] = []
+    attached: list[ParsedMail] = []
+    reports: list[tuple[str, str]] = []
+    stack = [(msg, 0)]
+    count = 0
+    while stack:
+        part, level = stack.pop()
+        count += 1
+        if count > MAX_PARTS:
+            raise MalformedMessage(f"more than {MAX_PARTS} MIME parts")
+        if level > MAX_DEPTH:
+            raise MalformedMessage("MIME parts nested too deeply")
+        ctype = part.get_content_type().lower()
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            if ctype == "message/rfc822" and part is not msg and payload:
+                attached.append(_convert_stdlib(payload[0], depth + 1))
+            elif ctype in REPORT_TYPES:
+                reports.append((ctype, "\n".join(_stdlib_header_block(p) for p in payload)))
+            else:
+                stack.extend((p, level + 1) for p in reversed(payload))
+            continue
+        if ctype in REPORT_TYPES:
+            reports.append((ctype, decode_text(_stdlib_bytes(part), part.get_param("charset"))))
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        filename = _clean(_stdlib_header(part.get_filename() or ""))
+        is_attachment = disposition == "attachment" or (bool(filename) and ctype not in ("text/plain", "text/html"))
+        if ctype.startswith("multipart/") or ctype.startswith("message/"):
+            ctype = "text/plain"  # a multipart without its boundary: its body is all there is
+        if ctype == "text/plain" and text is None and not is_attachment:
+            text = decode_text(_stdlib_bytes(part), _param(part, "charset"))
+        elif ctype == "text/html" and html is None and not is_attachment:
+            html = decode_text(_stdlib_bytes(part), _param(part, "charset"))
+        else:
+            attachments.append(Attachment(
+                filename=filename or "attachment", content_type=ctype, data=_stdlib_bytes(part),
+                inline=disposition == "inline",
+                content_id=_strip_brackets(_stdlib_header(part.get("Content-ID") or "")),
+            ))
+    return _mail(headers, msg.get_content_type().lower(), text, html, attachments, attached, reports)
+
+
+def _param(part, name: str) -> str | None:
+    value = part.get_param(name)
+    if isinstance(value, tuple):  # RFC 2231: (charset, language, value)
+        value = value[2]
+    return str(value) if value is not None else None
+
+
+def _to_bytes(value: str) -> bytes:
+    """compat32 keeps 8-bit bytes as surrogate escapes: get them back."""
+    return value.encode("utf-8", "surrogateescape")
+
+
+def _stdlib_bytes(part) -> bytes:
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return b""
+    return decode_transfer(_to_bytes(payload), str(part.get("Content-Transfer-Encoding") or ""))
+
+
+def _stdlib_header(value) -> str:
+    from flanker.mime.message.headers.encodedword import mime_to_unicode
+
+    raw = decode_text(_to_bytes(str(value)), None)
+    try:
+        decoded = mime_to_unicode(raw)
+    except Exception:  # noqa: BLE001 - keep the undecoded text
+        decoded = raw
+    return _clean(" ".join(str(decoded).split()))
+
+
+def _stdlib_header_block(part) -> str:
+    lines = [f"{k}: {_stdlib_header(v)}" for k, v in part.items()]
+    return "\n".join(lines)

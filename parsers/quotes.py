@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from parsers.html import HtmlText, html_to_text  # noqa: F401  (HtmlText re-exported)
 
 
 @dataclass(frozen=True)
@@ -34,29 +35,33 @@ class AttributionWords:
     intros: tuple[str, ...] = ()     # how the line starts: "on", "le", "am"
     end_verbs: tuple[str, ...] = ()  # verb at the end, before an optional colon: "wrote"
     mid_verbs: tuple[str, ...] = ()  # verb before the name: "Am <date> schrieb <name>:"
+    # verb between the name and the date: "<name> <addr> kirjoitti <date>:" (Apple Mail fi,
+    # Gmail pt-PT, Thunderbird's "<name> wrote on <date>:")
+    date_verbs: tuple[str, ...] = ()
 
 
 ATTRIBUTIONS: dict[str, AttributionWords] = {
-    "en": AttributionWords(("on",), ("wrote", "writes")),
+    "en": AttributionWords(("on",), ("wrote", "writes"), (), ("wrote on",)),
     "fr": AttributionWords(("le",), ("a écrit", "écrit")),
     "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",)),
     "nl": AttributionWords(("op",), ("schreef", "geschreven"), ("schreef",)),
     "it": AttributionWords(("il", "in data"), ("ha scritto", "scritto", "scrisse")),
     "es": AttributionWords(("el",), ("escribió",)),
     "ca": AttributionWords(("el",), ("ha escrit", "va escriure")),
-    "pt": AttributionWords(("em", "no dia"), ("escreveu",)),
-    "pl": AttributionWords(("w dniu", "dnia"), ("napisał", "napisała", "napisał(a)", "pisze")),
+    "pt": AttributionWords(("em", "no dia"), ("escreveu",), (), ("escreveu no dia", "escreveu em", "escreveu")),
+    "pl": AttributionWords(("w dniu", "dnia"), ("napisał", "napisała", "napisał(a)", "pisze"), (),
+                           ("w dniu",)),  # Apple Mail: "Wiadomość napisana przez <name> w dniu <date>:"
     "da": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "no": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "sv": AttributionWords(("den",), ("skrev",), ("skrev",)),
-    "fi": AttributionWords((), ("kirjoitti",)),
+    "fi": AttributionWords((), ("kirjoitti",), (), ("kirjoitti",)),
     "hu": AttributionWords((), ("írta",)),
     "cs": AttributionWords(("dne",), ("napsal", "napsala", "napsal(a)")),
     "ru": AttributionWords((), ("написал", "написала", "написал(а)", "пишет")),
-    "uk": AttributionWords((), ("написав", "написала", "пише")),
+    "uk": AttributionWords((), ("написав", "написала", "написав(ла)", "написала(в)", "пише")),
     "tr": AttributionWords((), ("yazdı",)),
     "zh": AttributionWords(("在",), ("写道", "寫道")),
-    "ja": AttributionWords((), ("のメッセージ", "は書きました")),
+    "ja": AttributionWords((), ("のメッセージ", "のメール", "は書きました", "さんは書きました")),
     "ko": AttributionWords((), ("작성",)),
 }
 
@@ -108,8 +113,10 @@ ORIGINAL_MESSAGE: dict[str, tuple[str, ...]] = {
     "pl": ("wiadomość oryginalna", "oryginalna wiadomość"),
     "cs": ("původní zpráva",),
     "hu": ("eredeti üzenet",),
-    "ru": ("исходное сообщение",),
+    "ru": ("исходное сообщение", "исходное письмо"),
+    "uk": ("оригінальне повідомлення", "початкове повідомлення", "вихідне повідомлення"),
     "zh": ("原始邮件", "原始郵件"),
+    "ja": ("元のメッセージ", "オリジナル メッセージ", "元のメール"),
 }
 FORWARDED_MESSAGE: dict[str, tuple[str, ...]] = {
     "en": ("forwarded message",),
@@ -123,8 +130,11 @@ FORWARDED_MESSAGE: dict[str, tuple[str, ...]] = {
     "no": ("videresendt melding",),
     "sv": ("vidarebefordrat meddelande",),
     "fi": ("välitetty viesti",),
-    "pl": ("wiadomość przekazana", "przekazana wiadomość"),
+    "pl": ("wiadomość przekazana", "przekazana wiadomość", "wiadomość przekazana dalej"),
     "ru": ("пересылаемое сообщение", "пересланное сообщение"),
+    "uk": ("пересланий лист", "переслане повідомлення", "пересилане повідомлення"),
+    "zh": ("已转发邮件", "转发的邮件", "轉寄的郵件", "已轉寄郵件"),
+    "ja": ("転送されたメッセージ", "転送メッセージ"),
 }
 # A line of its own (Apple Mail): "Begin forwarded message:".
 FORWARD_INTROS: dict[str, tuple[str, ...]] = {
@@ -135,7 +145,15 @@ FORWARD_INTROS: dict[str, tuple[str, ...]] = {
     "it": ("inizio messaggio inoltrato",),
     "es": ("inicio del mensaje reenviado", "comienzo del mensaje reenviado"),
     "pt": ("início da mensagem reencaminhada", "início da mensagem encaminhada"),
-    "sv": ("vidarebefordrat brev",),
+    "sv": ("vidarebefordrat brev", "vidarebefordrat meddelande"),
+    "da": ("videresendt besked", "start på videresendt besked"),
+    "no": ("videresendt melding", "begynnelse på videresendt melding"),
+    "fi": ("välitetty viesti alkaa", "välitetty viesti"),
+    "pl": ("początek przekazywanej wiadomości", "początek przekazanej wiadomości"),
+    "ru": ("начало переадресованного сообщения", "начало пересылаемого сообщения"),
+    "uk": ("початок пересланого листа", "початок листа, що пересилається"),
+    "zh": ("以下是转发的邮件", "轉寄的郵件如下", "转发的邮件"),
+    "ja": ("転送されたメッセージ",),
 }
 
 # Mobile and webmail footers: "Sent from my iPhone", "Get Outlook for iOS". A footer line
@@ -201,6 +219,7 @@ def _flatten(table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
 _INTROS = tuple(dict.fromkeys(f"{w} " for lang in ATTRIBUTIONS.values() for w in lang.intros))
 _END_VERBS = tuple(dict.fromkeys(w for lang in ATTRIBUTIONS.values() for w in lang.end_verbs))
 _MID_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for w in lang.mid_verbs))
+_DATE_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for w in lang.date_verbs))
 _HEADER_ROLES = {label: role for lang in HEADER_LABELS.values() for role, labels in lang.items() for label in labels}
 _SEPARATORS = frozenset(_flatten(ORIGINAL_MESSAGE) + _flatten(FORWARDED_MESSAGE))
 _FORWARD_INTROS = _flatten(FORWARD_INTROS)
@@ -370,7 +389,14 @@ def header_block_at(lines: list[str], i: int) -> dict[str, str] | None:
         wrapped = 0
         last_role = found[0]
         fields[found[0]] = found[1]
-    return fields if "from" in fields and len(fields) >= 2 else None
+    if "from" not in fields or len(fields) < 2:
+        return None
+    # two short lines such as "A: yes / De: no" are not a header block: a real one has a
+    # date, an address, or at least three of the fields
+    if len(fields) >= 3 or _DIGIT.search(fields.get("date", "")) or any(
+            "@" in value and _EMAIL.search(value) for value in fields.values()):
+        return fields
+    return None
 
 
 def attribution_at(lines: list[str], i: int) -> int:
@@ -436,12 +462,31 @@ def _is_attribution(text: str) -> bool:
         if starts and (email or _DIGIT.search(s)) and (colon or email):
             return True
         return colon and email and "<" in s  # "Name <addr> schrieb:"
+    if colon and _date_follows_verb(s, low):
+        return True
     if not (colon and starts and _DIGIT.search(s)):
         return False
     if any(verb in low for verb in _MID_VERBS):  # "Am <date> schrieb <name>:"
         return True
     # date first, no verb: "2017-11-24 16:32 GMT+01:00 Name <addr>:"
     return email and low.rstrip(":：").rstrip().endswith(">") and _DATE.search(s) is not None
+
+
+MAX_DATE_AFTER_VERB = 45  # characters of "<date>:" after "<name> kirjoitti"
+
+
+def _date_follows_verb(s: str, low: str) -> bool:
+    """ "<name> <addr> kirjoitti 4.3.2024 kello 16.02:": a name, a verb, then only a date."""
+    for verb in _DATE_VERBS:
+        at = low.find(verb)
+        if at <= 0:
+            continue
+        rest = s[at + len(verb):].rstrip(":： ")
+        if verb == " w dniu " and _EMAIL.search(s[:at]) is None:  # a common phrase without the address
+            continue
+        if len(rest) <= MAX_DATE_AFTER_VERB and _DATE.search(rest) and "@" not in rest:
+            return True
+    return False
 
 
 def _ends_with_verb(body: str) -> bool:
@@ -597,265 +642,3 @@ def _is_dash_signoff(line: str) -> bool:
 def _is_valediction(line: str) -> bool:
     s = line.strip()
     return len(s) <= 40 and s.rstrip(",.!").strip().casefold() in _VALEDICTIONS
-
-
-# ---------------------------------------------------------------------------------------
-# HTML to text
-
-
-@dataclass(frozen=True)
-class HtmlText:
-    text: str     # the rendered text; with for_reply, quote containers as `>` lines
-    dropped: str  # the text of what was left out (signatures, Outlook's quoted original)
-
-
-def html_to_text(html: str, *, for_reply: bool = False) -> HtmlText:
-    """Render HTML as plain text with the stdlib parser.
-
-    for_reply: mark the clients' quote containers as `>` quotes, drop signature blocks,
-    and drop everything from Outlook's reply header on. Without it, all of the HTML is
-    rendered (what forwards.py needs to read a forwarded message's headers).
-    """
-    parser = _HtmlRenderer(for_reply)
-    parser.feed(_defuse(html))
-    parser.close()
-    return parser.result()
-
-
-_DECLARATION = re.compile(r"<[!?]")
-
-
-def _defuse(html: str) -> str:
-    """Take out what makes the stdlib parser slow or raise, before it sees the HTML.
-
-    It rescans unterminated comments, declarations and tags to the end of the input for
-    each one (quadratic), and raises AssertionError on malformed marked sections. Comments,
-    declarations and processing instructions carry no text: each becomes an empty <wbr>
-    (which also keeps the text around it from forming a new "<!"). A "<" with no ">" after
-    it is text.
-    """
-    out: list[str] = []
-    pos = 0
-    while pos < len(html):
-        found = _DECLARATION.search(html, pos)
-        if found is None:
-            out.append(html[pos:])
-            break
-        start = found.start()
-        out.append(html[pos:start])
-        out.append("<wbr>")
-        closer = "-->" if html.startswith("<!--", start) else ">"
-        close = html.find(closer, start + 2)
-        pos = len(html) if close < 0 else close + len(closer)
-    text = "".join(out)
-    last = text.rfind(">")
-    return text[:last + 1] + text[last + 1:].replace("<", "&lt;")
-
-
-_BLOCKS = frozenset(
-    "address article aside blockquote body center dd details dialog dir div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 header hr html li main menu nav ol p pre section summary "
-    "table tbody thead tfoot tr ul caption".split()
-)
-_PARAGRAPHS = frozenset("p h1 h2 h3 h4 h5 h6 blockquote ul ol table pre".split())
-_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
-_SKIPPED = frozenset("style script head title template".split())
-_QUOTE_CLASSES = frozenset({"gmail_quote", "gmail_quote_container", "gmail_attr", "moz-cite-prefix", "yahoo_quoted"})
-_SIGNATURE_CLASSES = frozenset({"moz-signature", "gmail_signature", "gmail_signature_prefix"})
-# Outlook puts the quoted original after these elements, not inside them
-_OUTLOOK_CUT_IDS = frozenset({"divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container"})
-_SPACES = re.compile(r"\s+")
-MAX_QUOTE_MARKS = 10  # ">" written in front of a line, however deep the quote
-
-
-_KINDS = ("blockquote", "quote", "drop", "skip", "pre", "ol", "ul")
-
-
-@dataclass
-class _Open:
-    tag: str
-    depth: int  # how many <tag> elements were open, this one included
-    kind: str   # blockquote | quote | drop | skip | pre | ol | ul
-    items: int = 0
-
-
-class _TextBuilder:
-    """Lines of text, each with the quote depth it was written at."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[int, str]] = []
-        self._parts: list[str] = []
-        self._depth = 0
-        self._gap = False
-
-    def write(self, data: str, depth: int, pre: bool) -> None:
-        if pre:
-            for n, chunk in enumerate(split_lines(data)):
-                if n:
-                    self.hard_break(depth)
-                if chunk:
-                    self._append(chunk, depth)
-            return
-        data = _SPACES.sub(" ", data.replace("\xa0", " "))
-        if not self._parts:
-            data = data.lstrip()
-        if data:
-            self._append(data, depth)
-
-    def _append(self, data: str, depth: int) -> None:
-        if self._parts and depth != self._depth:
-            self._flush()
-        if not self._parts:
-            self._depth = depth
-        self._parts.append(data)
-
-    def line_break(self, paragraph: bool = False) -> None:
-        if self._parts:
-            self._flush()
-        if paragraph and self.lines:
-            self._gap = True
-
-    def hard_break(self, depth: int) -> None:
-        if self._parts:
-            self._flush()
-        else:
-            self._emit("", depth)
-
-    def _flush(self) -> None:
-        line = "".join(self._parts).rstrip()
-        self._parts = []
-        self._emit(line, self._depth)
-
-    def _emit(self, line: str, depth: int) -> None:
-        if self._gap and self.lines and self.lines[-1][1]:
-            self.lines.append((min(depth, self.lines[-1][0]), ""))
-        self._gap = False
-        self.lines.append((depth, line))
-
-    def render(self) -> str:
-        if self._parts:
-            self._flush()
-        out: list[str] = []
-        for depth, line in self.lines:
-            if not line and out and not out[-1].strip("> "):
-                continue  # a run of blank lines becomes one
-            marks = ">" * min(depth, MAX_QUOTE_MARKS)
-            out.append(f"{marks} {line}" if marks and line else marks or line)
-        return "\n".join(out).strip("\n")
-
-
-class _HtmlRenderer(HTMLParser):
-    def __init__(self, for_reply: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self._for_reply = for_reply
-        self._kept = _TextBuilder()
-        self._dropped = _TextBuilder()
-        self._counts: dict[str, int] = {}     # open elements per tag name
-        self._open: dict[str, list[_Open]] = {}  # the ones we follow, per tag name
-        self._active = dict.fromkeys(_KINDS, 0)  # open elements we follow, per kind
-        self._lists: list[_Open] = []
-        self._cut = False
-
-    def result(self) -> HtmlText:
-        return HtmlText(self._kept.render(), self._dropped.render())
-
-    def _out(self) -> _TextBuilder:
-        return self._dropped if self._cut or self._active["drop"] else self._kept
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _VOID:
-            if tag == "br":
-                self._out().hard_break(self._quote_depth())
-            elif tag == "hr":
-                self._out().line_break(paragraph=True)
-            return
-        if tag == "body":  # closes an unclosed <head>
-            for entry in self._open.pop("head", []):
-                self._close(entry)
-        kind = self._kind(tag, attrs)
-        if kind == "cut":
-            self._out().line_break()
-            self._cut = True
-            kind = None
-        if tag in _BLOCKS:
-            self._out().line_break(paragraph=tag in _PARAGRAPHS)
-        self._counts[tag] = self._counts.get(tag, 0) + 1
-        if kind is not None:
-            entry = _Open(tag, self._counts[tag], kind)
-            self._open.setdefault(tag, []).append(entry)
-            self._active[kind] += 1
-            if kind in ("ol", "ul"):
-                self._lists.append(entry)
-        if tag == "li":
-            self._start_item()
-        elif tag in ("td", "th"):
-            self._write(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        count = self._counts.get(tag, 0)
-        if tag in _VOID or count == 0:
-            return
-        if tag in _BLOCKS:
-            self._out().line_break(paragraph=tag in _PARAGRAPHS)
-        stack = self._open.get(tag)
-        while stack and stack[-1].depth >= count:  # also closes what was left unclosed inside
-            self._close(stack.pop())
-        self._counts[tag] = count - 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._active["skip"]:
-            self._write(data)
-
-    def _write(self, data: str) -> None:
-        self._out().write(data, self._quote_depth(), self._active["pre"] > 0)
-
-    def _quote_depth(self) -> int:
-        """Nested blockquotes; a client's quote container without one counts as one level."""
-        return self._active["blockquote"] or min(1, self._active["quote"])
-
-    def _close(self, entry: _Open) -> None:
-        self._active[entry.kind] -= 1
-        if entry.kind in ("ol", "ul"):
-            self._lists.remove(entry)
-
-    def _start_item(self) -> None:
-        if self._lists and self._lists[-1].kind == "ol":
-            self._lists[-1].items += 1
-            self._write(f"{self._lists[-1].items}. ")
-        else:
-            self._write("- ")
-
-    def _kind(self, tag: str, attrs: list[tuple[str, str | None]]) -> str | None:
-        if tag in _SKIPPED:
-            return "skip"
-        if self._for_reply:
-            if tag == "blockquote":
-                return "blockquote"
-            kind = _container_kind(attrs)
-            if kind is not None:
-                return kind
-        if tag == "pre":
-            return "pre"
-        if tag in ("ol", "ul"):
-            return tag
-        return None
-
-
-def _container_kind(attrs: list[tuple[str, str | None]]) -> str | None:
-    """cut, drop or quote for the known containers of the mail clients, by id and class."""
-    for name, value in attrs:
-        if not value:
-            continue
-        if name == "id":
-            element_id = value.casefold()
-            if element_id.removeprefix("x_") in _OUTLOOK_CUT_IDS:
-                return "cut"
-            if element_id.startswith("yahoo_quoted"):
-                return "quote"
-        elif name == "class":
-            classes = set(value.split())
-            if classes & _SIGNATURE_CLASSES:
-                return "drop"
-            if classes & _QUOTE_CLASSES:
-                return "quote"
-    return None

@@ -12,7 +12,8 @@ from typing import Any, Callable
 import pytest
 
 from parsers.mime import parse_message
-from parsers.quotes import Reply, extract_reply, html_to_text
+from parsers.html import html_to_text
+from parsers.quotes import Reply, extract_reply
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
 Case = dict[str, Any]  # one entry of a corpus's cases.json
@@ -476,3 +477,27 @@ def test_hostile_html_is_linear(name: str) -> None:
     started = time.perf_counter()
     extract_reply(None, HOSTILE_HTML[name])
     assert time.perf_counter() - started < 2.0
+
+
+# ---------------------------------------------------------------------------------------
+# Golden files beside the client messages, and the bench that scores over the corpus
+
+
+def test_every_client_message_has_its_golden_file() -> None:
+    messages = sorted(p.name for p in (MAIL / "clients").glob("*.eml"))
+    assert messages == sorted(name for name, _ in CLIENTS)
+    for name, expected in CLIENTS:
+        golden = MAIL / "clients" / name.replace(".eml", ".expected.txt")
+        assert golden.read_text(encoding="utf-8").strip() == expected
+
+
+def test_trim_score_prints_the_rate() -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "trim_score.py"
+    out = subprocess.run([sys.executable, str(bench)], capture_output=True, text=True, check=True).stdout
+    matched, total, rate = re.fullmatch(r"(\d+)/(\d+) = (\d+\.\d)%\n", out).groups()
+    assert int(total) == len(NEW_POST_CASES) + len(CLIENTS)
+    assert int(matched) / int(total) >= 0.95
+    assert float(rate) == round(100 * int(matched) / int(total), 1)
