@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test install clean
+.PHONY: serve test install clean ensure-dovecot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,23 @@ serve: $(STAMP)
 	$(BIN)/gateway db upgrade
 	$(BIN)/gateway serve
 
-test: $(STAMP)
+test: $(STAMP) ensure-dovecot
 	bash deploy/ensure-postgres.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The IMAP tests run a real Dovecot (Debian's dovecot-imapd): installed here when missing, if we may
+# (root or password-less sudo, and apt-get). Without it those tests are skipped, except under CI=true.
+ensure-dovecot:
+	@if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing dovecot-imapd for the IMAP tests"; \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; \
+	  else \
+	    echo "Dovecot is not installed (apt-get install dovecot-imapd); the IMAP tests will be skipped (and fail in CI)" >&2; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) var

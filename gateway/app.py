@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.config import Settings, secret_key_bytes
 from gateway.http import AcceptPages, Health, make_http_app
+from gateway.imap import MailboxPoller
 from gateway.jobs import Jobs
 from gateway.mailer import Mailer
 from gateway.outbound import Courier
@@ -39,6 +40,10 @@ class Gateway:
         self.intake = Intake(self.sessions, self.mailer, settings, clock)
         self.courier = Courier(self.sessions, settings, self.addresses, clock,
                                locking=self.engine.dialect.name == "postgresql")
+        # IMAP intake (issue 6): only when a mailbox is configured
+        self.poller = (MailboxPoller(settings, self.intake, self.sessions, self.addresses,
+                                     locking=self.engine.dialect.name == "postgresql")
+                       if settings.imap_host else None)
         self._servers: list[asyncio.AbstractServer] = []
         self._http: web.AppRunner | None = None
         self._jobs: Jobs | None = None
@@ -56,15 +61,20 @@ class Gateway:
         smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)
         self._servers.append(smtp)
         pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
-        self._http = web.AppRunner(make_http_app(pages, Health(self.sessions)), access_log=None)
+        health = Health(self.sessions, self.poller.status if self.poller is not None else None)
+        self._http = web.AppRunner(make_http_app(pages, health), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()
         self._jobs.start()
+        if self.poller is not None:
+            await self.poller.start(self.wake_delivery)
         log.info("gateway serving SMTP on %s:%s, HTTP on %s:%s, mail %s", s.smtp_host, s.smtp_port,
                  s.http_host, s.http_port,
                  f"via relay {s.relay_host}:{s.relay_port}" if s.relay_configured else f"to folder {s.outbox_dir}")
 
     async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
         if self._jobs is not None:
             await self._jobs.stop()
         for server in self._servers:

@@ -82,13 +82,26 @@ class Settings:
     imap_port: int = 993
     imap_user: str = ""
     imap_password: str = ""
-    imap_folder: str = "INBOX"
+    imap_folder: str = "INBOX"  # several folders: comma-separated
+    imap_ssl: bool = True  # IMAPS (port 993); false: plain IMAP, or STARTTLS when imap_starttls
+    imap_starttls: bool = False
+    imap_ca_file: str = ""  # PEM file of the CA (or self-signed certificate) to trust; empty: the system's
+    imap_processed_folder: str = "Processed"  # empty: leave messages in place, flagged \Seen
+    imap_idle: bool = True  # use IDLE when the server offers it; otherwise poll
+    imap_poll_interval: int = 60
+    imap_lease: int = 60  # one poller per folder across processes; another takes over after this
+    imap_notice_limit: int = 3  # refusal notices per address per imap_notice_window
+    imap_notice_window: int = 3600
     templates_dir: str = str(REPO_ROOT / "templates")
     log_level: str = "INFO"
 
     @property
     def support(self) -> str:
         return (self.support_address or f"support@{self.mail_domain}").lower()
+
+    @property
+    def imap_folders(self) -> tuple[str, ...]:
+        return tuple(f.strip() for f in self.imap_folder.split(",") if f.strip())
 
     @property
     def relay_configured(self) -> bool:
@@ -99,7 +112,8 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window"}
+_DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window",
+                    "imap_poll_interval", "imap_lease", "imap_notice_window"}
 
 
 def _coerce(name: str, raw: object, default: object) -> object:

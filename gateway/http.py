@@ -109,8 +109,9 @@ class AcceptPages:
 
 
 class Health:
-    def __init__(self, sessions: sessionmaker[Session]):
+    def __init__(self, sessions: sessionmaker[Session], mailboxes: Callable[[], list[dict]] | None = None):
         self.sessions = sessions
+        self.mailboxes = mailboxes  # the IMAP folders' states, when IMAP intake runs
 
     def _read(self) -> dict:
         with self.sessions() as session:
@@ -125,7 +126,10 @@ class Health:
         except Exception as exc:  # any storage failure is reported, not raised
             log.warning("health check: database unavailable: %s", type(exc).__name__)
             return web.json_response({"status": "unavailable", "database": "unavailable"}, status=503)
-        return web.json_response({"status": "ok", "database": "ok", "outbox": outbox})
+        body = {"status": "ok", "database": "ok", "outbox": outbox}
+        if self.mailboxes is not None:
+            body["mailboxes"] = self.mailboxes()
+        return web.json_response(body)
 
 
 def make_http_app(pages: AcceptPages, health: Health) -> web.Application:

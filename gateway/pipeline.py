@@ -25,6 +25,7 @@ from gateway.config import Settings
 from gateway.delegates import invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.mailer import InviteResult, Mailer
+from gateway.notices import RefusalNotices
 from gateway.tickets import NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
@@ -82,6 +83,7 @@ class Intake:
         self.addresses = mailer.addresses
         self.settings = settings
         self.clock = clock
+        self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
@@ -186,7 +188,11 @@ class Intake:
                 decisions.append(Decision(recipient, Outcome.HELD, str(held), ticket_id))
                 if held.first:
                     self._tell_staff(session, ticket_id, mail, str(held))
-        self._notice_refused_parts(session, mail, decisions)
+        if delivery.channel == "imap":  # no SMTP reply can tell the sender: every refusal gets a notice
+            self.notices.send(session, mail, delivery.sender, inbound.id,
+                              [(d.recipient, d.reason) for d in decisions if d.outcome == Outcome.REFUSED], now)
+        else:
+            self._notice_refused_parts(session, mail, decisions)
         return decisions
 
     def _own_mail(self, mail: ParsedMail) -> str | None:

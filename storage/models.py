@@ -270,3 +270,33 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(CleanText)
+
+
+# --- IMAP intake (issue 6) -----------------------------------------------------------------
+
+class MailboxCursor(Base):
+    """One polled IMAP folder: how far it was read, and which gateway process may read it.
+
+    The cursor is (UIDVALIDITY, last UID committed); a new UIDVALIDITY means a rescan, deduped
+    by the pipeline. The lease (holder, lease_until) lets one poller at a time work the folder."""
+
+    __tablename__ = "imap_mailboxes"
+
+    mailbox: Mapped[str] = mapped_column(String(500), primary_key=True)  # user@host:port/folder
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RefusalNotice(Base):
+    """A refusal notice sent to an address (IMAP intake), kept to rate-limit them per address."""
+
+    __tablename__ = "refusal_notices"
+    __table_args__ = (Index("ix_refusal_notices_address_sent", "address", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))

@@ -1,0 +1,500 @@
+"""Mailbox intake over IMAP: one worker thread per folder, every message through the same pipeline.
+
+For each configured folder a worker thread (IMAP calls block; they never run on the event loop):
+
+  lease     takes the folder's lease in the database, so one poller per folder across processes
+  connect   IMAPS, or STARTTLS, or plain; login; select the folder
+  cursor    (UIDVALIDITY, last UID) from the database; a new UIDVALIDITY means a rescan from UID 1,
+            where the pipeline's dedupe (Message-ID or SHA-256, sender, recipient) skips what was done
+  drain     UID SEARCH past the cursor; FETCH BODY.PEEK[] (nothing is marked read by fetching);
+            Intake.process commits the outcome; only then the message is moved to the processed
+            folder (or flagged \\Seen); only then the cursor moves on
+  wait      IDLE when the server offers it, re-issued after imap_poll_interval (a safety check
+            for a notification the server missed; at most IDLE_RENEW, well within the 29 minutes of
+            RFC 2177); without IDLE, a sleep of imap_poll_interval
+  errors    lost connection, server restart, login failure, database down: one log line, back-off
+            (1 s doubling to MAX_BACKOFF), reconnect
+
+A crash between commit and move fetches the message again; it is then a duplicate, posted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Settings
+from gateway.errors import StorageUnavailable
+from gateway.pipeline import Delivery, Intake
+from parsers.addresses import AddressBook, SupportRoute, normalize, redact
+from storage.db import transaction
+from storage.models import MailboxCursor, Outcome
+
+log = logging.getLogger(__name__)
+
+BATCH = 25  # messages per FETCH; the move and the cursor follow each batch
+IDLE_RENEW = 9 * 60  # re-issue IDLE well within the 29-minute limit
+IDLE_TICK = 0.5  # how often an idling worker looks at its stop flag and lease
+BACKOFF_START = 1.0
+MAX_BACKOFF = 60.0
+SOCKET_TIMEOUT = 60.0
+STOP_GRACE = 20.0
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+_NETWORK_ERRORS = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, EOFError)
+
+
+class ConnectionLost(Exception):
+    """The server said BYE or closed the connection."""
+
+
+class LeaseLost(Exception):
+    """Another process took this folder over."""
+
+
+def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def delivery_for(raw: bytes, addresses: AddressBook) -> Delivery:
+    """The IMAP equivalent of the SMTP envelope, from the headers the delivering server wrote.
+
+    Recipients: the gateway addresses among Delivered-To, X-Original-To, To and Cc; a reply,
+    invite or bounce address wins over the support address (a provider often delivers every
+    address of the domain into the support mailbox); none at all means the support address.
+    Sender: the Return-Path ("" for <>), None when there is none."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    found: list[str] = []
+    for name in _RECIPIENT_HEADERS:
+        for _, address in getaddresses([str(v) for v in headers.get_all(name, [])]):
+            address = normalize(address).strip("<>")
+            if address and address not in found and addresses.route(address) is not None:
+                found.append(address)
+    tokens = [a for a in found if not isinstance(addresses.route(a), SupportRoute)]
+    recipients = tuple(tokens) or (addresses.support_address,)
+    return_path = headers.get("Return-Path")
+    sender = None if return_path is None else str(return_path).strip().strip("<>").strip()
+    return Delivery(sender=sender, recipients=recipients, channel="imap")
+
+
+@dataclass
+class FolderStatus:
+    """What /healthz shows for one folder."""
+
+    mailbox: str
+    state: str = "starting"  # starting | connecting | idle | polling | processing | standby | reconnecting | stopped
+    since: datetime = field(default_factory=wall_clock)
+    last_error: str | None = None
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    processed: int = 0
+    idle: bool | None = None
+
+    def as_dict(self) -> dict:
+        return {"mailbox": self.mailbox, "state": self.state, "since": self.since.isoformat(timespec="seconds"),
+                "last_error": self.last_error, "uidvalidity": self.uidvalidity, "last_uid": self.last_uid,
+                "processed": self.processed, "idle": self.idle}
+
+
+class Lease:
+    """(holder, lease_until) on the folder's row: taken when free or run out, renewed while working."""
+
+    def __init__(self, sessions: sessionmaker[Session], mailbox: str, holder: str, ttl: int, locking: bool):
+        self.sessions = sessions
+        self.mailbox = mailbox
+        self.holder = holder
+        self.ttl = timedelta(seconds=ttl)
+        self.locking = locking
+        self.renewed_at = 0.0
+
+    def acquire(self) -> bool:
+        now = wall_clock()
+        try:
+            with transaction(self.sessions) as session:
+                query = select(MailboxCursor).where(MailboxCursor.mailbox == self.mailbox)
+                if self.locking:
+                    query = query.with_for_update()
+                row = session.scalars(query).first()
+                if row is None:
+                    session.add(MailboxCursor(mailbox=self.mailbox, last_uid=0, holder=self.holder,
+                                              lease_until=now + self.ttl))
+                elif row.holder == self.holder or row.lease_until is None or row.lease_until < now:
+                    if row.holder not in (None, self.holder):
+                        log.warning("IMAP %s: taking over from %s, whose lease ran out", self.mailbox, row.holder)
+                    row.holder, row.lease_until = self.holder, now + self.ttl
+                else:
+                    return False
+        except sa_exc.IntegrityError:  # another process made the row first
+            return False
+        self.renewed_at = time.monotonic()
+        return True
+
+    def renew(self) -> None:
+        """Raises LeaseLost when another process holds the folder now."""
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(MailboxCursor)
+                .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder)
+                .values(lease_until=wall_clock() + self.ttl))
+            if result.rowcount != 1:
+                raise LeaseLost(self.mailbox)
+        self.renewed_at = time.monotonic()
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() - self.renewed_at > self.ttl.total_seconds() / 3:
+            self.renew()
+
+    def release(self) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(MailboxCursor)
+                .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder)
+                .values(holder=None, lease_until=None))
+
+    # the cursor lives on the same row and is written only by the lease holder
+
+    def open_cursor(self, uidvalidity: int) -> int:
+        """The last UID done under this UIDVALIDITY; a new UIDVALIDITY starts a rescan from 0."""
+        with transaction(self.sessions) as session:
+            row = session.get(MailboxCursor, self.mailbox)
+            if row is None or row.holder != self.holder:
+                raise LeaseLost(self.mailbox)
+            if row.uidvalidity != uidvalidity:
+                if row.uidvalidity is not None:
+                    log.warning("IMAP %s: UIDVALIDITY changed from %s to %s; rescanning the folder "
+                                "(messages already processed are recognised as duplicates)",
+                                self.mailbox, row.uidvalidity, uidvalidity)
+                row.uidvalidity, row.last_uid = uidvalidity, 0
+            return row.last_uid
+
+    def advance(self, uidvalidity: int, uid: int) -> None:
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(MailboxCursor)
+                .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder,
+                       MailboxCursor.uidvalidity == uidvalidity, MailboxCursor.last_uid < uid)
+                .values(last_uid=uid, lease_until=wall_clock() + self.ttl))
+            if result.rowcount != 1:
+                row = session.get(MailboxCursor, self.mailbox)
+                if row is None or row.holder != self.holder or row.uidvalidity != uidvalidity:
+                    raise LeaseLost(self.mailbox)
+        self.renewed_at = time.monotonic()
+
+
+class MailboxPoller:
+    """Every configured folder of the mailbox GATEWAY_IMAP_* names."""
+
+    def __init__(self, settings: Settings, intake: Intake, sessions: sessionmaker[Session],
+                 addresses: AddressBook, locking: bool):
+        self.settings = settings
+        self.intake = intake
+        self.sessions = sessions
+        self.addresses = addresses
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stopping = threading.Event()
+        self._after_commit: Callable[[], None] = lambda: None
+        self.workers = [FolderWorker(self, folder, locking) for folder in settings.imap_folders]
+
+    async def start(self, after_commit: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._after_commit = lambda: loop.call_soon_threadsafe(after_commit)
+        for worker in self.workers:
+            worker.thread.start()
+        s = self.settings
+        log.info("IMAP intake from %s@%s:%s (%s), folders %s, processed mail %s", s.imap_user, s.imap_host,
+                 s.imap_port, "IMAPS" if s.imap_ssl else "STARTTLS" if s.imap_starttls else "plain",
+                 ", ".join(s.imap_folders),
+                 f"moved to {s.imap_processed_folder}" if s.imap_processed_folder else "flagged \\Seen")
+
+    async def stop(self) -> None:
+        """Finish the message under way, log out, give up the leases."""
+        self.stopping.set()
+        for worker in self.workers:
+            if worker.thread.is_alive():
+                await asyncio.to_thread(worker.thread.join, STOP_GRACE)
+
+    def after_commit(self) -> None:
+        self._after_commit()
+
+    def status(self) -> list[dict]:
+        return [worker.status.as_dict() for worker in self.workers]
+
+
+class FolderWorker:
+    def __init__(self, poller: MailboxPoller, folder: str, locking: bool):
+        s = poller.settings
+        self.poller = poller
+        self.settings = s
+        self.folder = folder
+        self.mailbox = f"{s.imap_user}@{s.imap_host}:{s.imap_port}/{folder}"
+        self.lease = Lease(poller.sessions, self.mailbox, poller.holder, s.imap_lease, locking)
+        self.status = FolderStatus(self.mailbox)
+        self.thread = threading.Thread(target=self.run, name=f"imap {folder}", daemon=True)
+        self.backoff = BACKOFF_START
+        self.uidvalidity = 0
+        self.last_uid = 0
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self.poller.stopping
+
+    def _state(self, state: str, error: str | None = None) -> None:
+        if state != self.status.state:
+            self.status.state, self.status.since = state, wall_clock()
+        if error is not None or state not in ("reconnecting", "standby"):
+            self.status.last_error = error
+
+    # --- the worker's life -------------------------------------------------------------
+
+    def run(self) -> None:
+        holding = False
+        while not self.stopping.is_set():
+            try:
+                if not holding:
+                    holding = self.lease.acquire()
+                    if not holding:
+                        self._state("standby")
+                        self.stopping.wait(max(1.0, self.settings.imap_lease / 4))
+                        continue
+                    log.info("IMAP %s: lease taken by %s", self.mailbox, self.lease.holder)
+                self._session()
+            except LeaseLost:
+                holding = False
+                log.warning("IMAP %s: another gateway process holds this folder now; standing by", self.mailbox)
+                self._state("standby")
+            except LoginError as exc:
+                self._retry(f"login failed ({_describe(exc)})")
+            except (StorageUnavailable, sa_exc.OperationalError, sa_exc.InterfaceError,
+                    sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
+                self._retry(f"database unavailable ({type(exc).__name__})")
+            except (ConnectionLost, *_NETWORK_ERRORS) as exc:
+                self._retry(f"connection lost ({_describe(exc)})")
+            except Exception as exc:  # a bug: keep the worker alive, try again later
+                log.exception("IMAP %s: unexpected error", self.mailbox)
+                self._retry(f"unexpected error ({_describe(exc)})")
+        if holding:
+            try:
+                self.lease.release()
+            except Exception as exc:
+                log.warning("IMAP %s: could not release the lease (%s); it runs out by itself",
+                            self.mailbox, type(exc).__name__)
+        self._state("stopped")
+
+    def _retry(self, why: str) -> None:
+        if self.stopping.is_set():
+            return
+        log.warning("IMAP %s: %s; reconnecting in %.0fs", self.mailbox, why, self.backoff)
+        self._state("reconnecting", why)
+        self.stopping.wait(self.backoff)
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+
+    def _connect(self) -> IMAPClient:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.imap_ca_file or None)
+        client = IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_ssl, ssl_context=context,
+                            timeout=SOCKET_TIMEOUT)
+        if not s.imap_ssl and s.imap_starttls:
+            client.starttls(context)
+        return client
+
+    def _session(self) -> None:
+        """One connection: select, drain, wait, drain... until stopped; errors go up to run()."""
+        self._state("connecting")
+        client = self._connect()
+        try:
+            client.login(self.settings.imap_user, self.settings.imap_password)
+            processed = self.settings.imap_processed_folder
+            if processed and processed != self.folder and not client.folder_exists(processed):
+                try:
+                    client.create_folder(processed)
+                except IMAPClientError:
+                    if not client.folder_exists(processed):  # made meanwhile by someone else is fine
+                        raise
+            selected = client.select_folder(self.folder)
+            self.uidvalidity = int(selected[b"UIDVALIDITY"])
+            self.last_uid = self.lease.open_cursor(self.uidvalidity)
+            self.status.uidvalidity, self.status.last_uid = self.uidvalidity, self.last_uid
+            idle = self.settings.imap_idle and client.has_capability("IDLE")
+            self.status.idle = idle
+            if self.backoff > BACKOFF_START or self.status.last_error:
+                log.info("IMAP %s: connected again", self.mailbox)
+            self.backoff = BACKOFF_START
+            self.status.last_error = None
+            while not self.stopping.is_set():
+                self._drain(client)
+                if self.stopping.is_set():
+                    break
+                if idle:
+                    self._idle(client)
+                else:
+                    self._sleep(client)
+        finally:
+            try:
+                client.logout()
+            except Exception:
+                try:
+                    client.shutdown()
+                except Exception:
+                    pass
+
+    # --- reading -----------------------------------------------------------------------
+
+    def _new_uids(self, client: IMAPClient) -> list[int]:
+        # "n:*" always matches the newest message, even below n: keep only what is past the cursor
+        return sorted(uid for uid in client.search(["UID", f"{self.last_uid + 1}:*"]) if uid > self.last_uid)
+
+    def _drain(self, client: IMAPClient) -> None:
+        self.lease.renew_if_due()
+        while not self.stopping.is_set():
+            uids = self._new_uids(client)
+            if not uids:
+                if _announced_meanwhile(client):
+                    continue  # the server told of new mail along with another reply: look again
+                self._state("idle" if self.status.idle else "polling")
+                return
+            self._state("processing")
+            for batch in _chunks(uids, BATCH):
+                if self.stopping.is_set():
+                    return
+                self._batch(client, batch)
+
+    def _batch(self, client: IMAPClient, batch: list[int]) -> None:
+        sizes = client.fetch(batch, ["RFC822.SIZE"])
+        limit = self.settings.max_message_bytes
+        wanted = [uid for uid in batch if uid in sizes and sizes[uid].get(b"RFC822.SIZE", 0) <= limit]
+        for uid in batch:
+            if uid in sizes and uid not in wanted:
+                log.error("IMAP %s: UID %s is %s bytes, over the %s-byte limit; left in the folder for staff",
+                          self.mailbox, uid, sizes[uid].get(b"RFC822.SIZE"), limit)
+        fetched = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+        finished = {uid for uid in batch if uid not in wanted}  # too large: left for staff
+        done: list[int] = []
+        try:
+            for uid in wanted:
+                if self.stopping.is_set():
+                    break
+                data = fetched.get(uid)
+                if data is not None and b"BODY[]" in data:
+                    self._process(uid, bytes(data[b"BODY[]"]))
+                    done.append(uid)
+                finished.add(uid)  # processed, or expunged by someone else meanwhile
+        finally:
+            if done:  # every one of them has its outcome committed
+                self._mark_processed(client, done)
+        last = self.last_uid
+        for uid in batch:  # the cursor moves past a UID only when every UID up to it is finished
+            if uid not in finished:
+                break
+            last = uid
+        if last > self.last_uid:
+            self.lease.advance(self.uidvalidity, last)
+            self.last_uid = self.status.last_uid = last
+
+    def _process(self, uid: int, raw: bytes) -> None:
+        delivery = delivery_for(raw, self.poller.addresses)
+        decisions = self.poller.intake.process(raw, delivery)  # commits; StorageUnavailable goes up
+        self.poller.after_commit()
+        self.status.processed += 1
+        log.info("IMAP %s: UID %s from %s to %s: %s", self.mailbox, uid, redact(delivery.sender or "?"),
+                 ", ".join(map(redact, delivery.recipients)),
+                 "; ".join(f"{d.outcome.value}" + (f" ({d.reason})" if d.outcome == Outcome.REFUSED else "")
+                           for d in decisions))
+
+    def _mark_processed(self, client: IMAPClient, uids: list[int]) -> None:
+        """Only called once every one of `uids` has its outcome committed."""
+        target = self.settings.imap_processed_folder
+        if not target or target == self.folder:
+            client.add_flags(uids, [b"\\Seen"], silent=True)
+            return
+        if client.has_capability("MOVE"):
+            client.move(uids, target)
+            return
+        client.copy(uids, target)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+
+    # --- waiting -----------------------------------------------------------------------
+
+    def _idle(self, client: IMAPClient) -> None:
+        # IDLE ends after imap_poll_interval (at most IDLE_RENEW) for a safety check: a server can miss
+        # a message that lands while it sets up its IDLE watch (Dovecot would notice within 30 s)
+        client.idle()
+        started = time.monotonic()
+        renew = min(IDLE_RENEW, max(1, self.settings.imap_poll_interval))
+        quick_empties = 0
+        lost = False
+        try:
+            while not self.stopping.is_set() and time.monotonic() - started < renew:
+                tick = time.monotonic()
+                responses = client.idle_check(timeout=IDLE_TICK)
+                if any(len(r) > 0 and r[0] == b"BYE" for r in responses):
+                    lost = True
+                    raise ConnectionLost("server said BYE")
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return
+                if not responses and time.monotonic() - tick < IDLE_TICK / 2:
+                    # readable but nothing to read: the server closed the connection
+                    quick_empties += 1
+                    if quick_empties >= 3:
+                        lost = True
+                        raise ConnectionLost("connection closed by the server")
+                else:
+                    quick_empties = 0
+                self.lease.renew_if_due()
+        finally:
+            if not lost:
+                client.idle_done()
+
+    def _sleep(self, client: IMAPClient) -> None:
+        deadline = time.monotonic() + self.settings.imap_poll_interval
+        while not self.stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.stopping.wait(min(remaining, max(1.0, self.settings.imap_lease / 3)))
+            self.lease.renew_if_due()
+        client.noop()
+
+
+def _announced_meanwhile(client: IMAPClient) -> bool:
+    """Whether an EXISTS came with the replies to our last commands, and empty imaplib's store of them.
+
+    A message that arrives while a SEARCH runs can be announced in that SEARCH's reply but not be
+    in its result; the IDLE that follows would then not announce it again. imaplib keeps such
+    untagged replies (every EXPUNGE of every MOVE too) until the next SELECT: they are dropped here."""
+    store = getattr(getattr(client, "_imap", None), "untagged_responses", None)
+    if not isinstance(store, dict):
+        return False
+    announced = "EXISTS" in store
+    store.clear()
+    return announced
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,83 @@
+"""Refusal notices for mail taken from a mailbox (IMAP), where no SMTP 550 can answer the sender.
+
+A notice goes to the message's single From address, in the same transaction as the outcome,
+and never to a null sender, to automatic mail, to one of the gateway's own addresses, or to an
+address that already got `limit` notices within `window` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.accounts import find_account, name_from_address
+from gateway.mailer import Mailer
+from parsers.addresses import redact
+from parsers.mime import ParsedMail
+from storage.models import Account, RefusalNotice, Role
+
+log = logging.getLogger(__name__)
+
+_AUTOMATIC_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
+
+
+def _looks_automatic(mail: ParsedMail) -> str | None:
+    """Belt and braces on top of the classifier: headers that automatic mail carries."""
+    headers = mail.headers
+    auto = (headers.get("Auto-Submitted") or "").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    precedence = (headers.get("Precedence") or "").strip().lower()
+    if precedence in _AUTOMATIC_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    for name in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
+        if headers.get(name):
+            return name
+    return None
+
+
+class RefusalNotices:
+    def __init__(self, mailer: Mailer, limit: int, window_seconds: int):
+        self.mailer = mailer
+        self.limit = limit
+        self.window = timedelta(seconds=window_seconds)
+
+    def send(self, session: Session, mail: ParsedMail, envelope_sender: str | None, inbound_id: int | None,
+             refusals: Sequence[tuple[str, str]], now: datetime) -> bool:
+        """Queue one notice listing the refused recipients and why; False when it must not go."""
+        if not refusals:
+            return False
+        why_not = self._why_not(session, mail, envelope_sender, now)
+        if why_not:
+            log.info("no refusal notice for inbound #%s: %s", inbound_id, why_not)
+            return False
+        address = mail.from_addresses[0]
+        account = find_account(session, address)
+        if account is None:  # not stored: only the notice's greeting and To header use it
+            account = Account(email=address, name=name_from_address(address), role=Role.CLIENT)
+        self.mailer.refusal_notice(session, account, mail.subject, list(refusals))
+        session.add(RefusalNotice(address=address, sent_at=now, inbound_id=inbound_id))
+        return True
+
+    def _why_not(self, session: Session, mail: ParsedMail, envelope_sender: str | None, now: datetime) -> str | None:
+        if envelope_sender is not None and envelope_sender.strip().strip("<>") == "":
+            return "null sender"
+        if len(mail.from_addresses) != 1:
+            return "no single From address"
+        address = mail.from_addresses[0]
+        if self.mailer.addresses.is_ours(address):
+            return "sender is a gateway address"
+        automatic = _looks_automatic(mail)
+        if automatic:
+            return f"automatic message ({automatic})"
+        if self.limit <= 0:
+            return "notices turned off"
+        recent = session.scalar(select(func.count()).select_from(RefusalNotice).where(
+            RefusalNotice.address == address, RefusalNotice.sent_at > now - self.window))
+        if recent >= self.limit:
+            return f"{redact(address)} already got {recent} notice(s) recently"
+        return None

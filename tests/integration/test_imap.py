@@ -1,0 +1,384 @@
+"""SPEC "Inbound over IMAP": the gateway reads a real Dovecot mailbox (tests/dovecot.py).
+
+Every test runs on SQLite and PostgreSQL. Messages are APPENDed with imapclient, as a mail
+provider's delivery would put them in the mailbox; the gateway's poller does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import statistics
+import time
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from dovecot import Dovecot, available, make_certificate
+from support import RunningGateway, cli, free_port, make_mail, wait_until
+from storage.models import InboundMessage, InboundOutcome, Outcome, Post
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def dovecot(certificate):
+    if not available():
+        if os.environ.get("CI"):
+            pytest.fail("Dovecot (dovecot-imapd) is required in CI and is not installed")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    server = Dovecot(certificate)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def start_gateway(env, clock, monkeypatch, dovecot):
+    """Starts a gateway (several may share the database) that reads the Dovecot mailbox."""
+    from gateway.app import Gateway
+    from gateway.config import load_settings
+
+    started: list[RunningGateway] = []
+
+    def start(**settings) -> RunningGateway:
+        values = {
+            "imap_host": "127.0.0.1", "imap_port": dovecot.port, "imap_user": "support",
+            "imap_password": "imap-test-password", "imap_ssl": "false", "imap_lease": "4s",
+            "imap_poll_interval": "1s", **settings,
+        }
+        for name, value in values.items():
+            monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
+        for attempt in range(3):
+            http_port = free_port()
+            monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
+            monkeypatch.setenv("GATEWAY_HTTP_PORT", str(http_port))
+            monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{http_port}")
+            running = RunningGateway(Gateway(load_settings(), clock=clock))
+            try:
+                running.start()
+            except OSError as exc:  # a port free_port() chose was taken meanwhile: choose again
+                _abandon(running)
+                if exc.errno != errno.EADDRINUSE or attempt == 2:
+                    raise
+                continue
+            started.append(running)
+            return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+def _abandon(running: RunningGateway) -> None:
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(running.gateway.stop(), running.loop).result(timeout=30)
+    running.loop.call_soon_threadsafe(running.loop.stop)
+    running._thread.join(timeout=10)
+    running.loop.close()
+
+
+@pytest.fixture
+def gw(start_gateway):
+    return start_gateway()
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def reply_address(gw, ticket: int, email_: str) -> str:
+    from gateway.accounts import find_account
+
+    with gw.gateway.sessions() as session:
+        return gw.gateway.addresses.reply_address(ticket, find_account(session, email_).id)
+
+
+def post_count(gw, ticket: int) -> int:
+    with gw.gateway.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Post).where(Post.ticket_id == ticket))
+
+
+def outcomes(gw) -> list[Outcome]:
+    with gw.gateway.sessions() as session:
+        return list(session.scalars(select(InboundOutcome.outcome).order_by(InboundOutcome.id)))
+
+
+def inbound_count(gw) -> int:
+    with gw.gateway.sessions() as session:
+        return session.scalar(select(func.count()).select_from(InboundMessage))
+
+
+def health(gw) -> dict:
+    with urllib.request.urlopen(gw.url("/healthz"), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def mailbox_state(gw) -> dict:
+    return health(gw)["mailboxes"][0]
+
+
+def wait_idle(gw, timeout: float = 20) -> None:
+    wait_until(lambda: mailbox_state(gw)["state"] == "idle", timeout, "the poller to be idling")
+
+
+def reply(sender: str, address: str, body: str, **kwargs) -> bytes:
+    return make_mail(sender, address, "Re: [#1] Special blend survey", body, **kwargs)
+
+
+# --- what a message does --------------------------------------------------------------------
+
+def test_a_reply_posts_and_is_moved_only_after(gw, dovecot, people, ticket, sink):
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, "The special blend was lovely, thanks!",
+                         headers={"Delivered-To": address, "Return-Path": f"<{people.owner}>"}))
+    wait_until(lambda: post_count(gw, ticket) == 2, what="the reply to be posted")
+    shown = cli("ticket", "show", ticket, "--json").json()
+    assert shown["posts"][-1]["body"].startswith("The special blend was lovely")
+    assert shown["posts"][-1]["source"] == "email" and shown["status"] == "client_replied"
+    wait_until(lambda: dovecot.uids("Processed") and not dovecot.uids("INBOX"), what="the move")
+    inbound = cli("inbound", "list", "--json").json()
+    assert [(i["channel"], i["outcome"]) for i in inbound] == [("imap", "posted")]
+    # the post goes out to the staff member like any other
+    assert "special blend was lovely" in sink.wait_for(1, to=people.staff)[-1].text
+    state = mailbox_state(gw)
+    assert state["processed"] == 1 and state["idle"] is True and state["last_error"] is None
+
+
+def test_a_refusal_is_answered_with_a_notice_rate_limited_per_address(gw, dovecot, people, ticket, sink):
+    address = reply_address(gw, ticket, people.owner)
+    # carol writes to olivia's reply address: refused (sender mismatch), and told so by mail
+    dovecot.append(*(reply(people.other, address, f"Me too, take {i}!") for i in range(5)))
+    dovecot.append(make_mail("stranger@elsewhere.test", "support@gw.test", "Hello?", "Do you sell tea?"))
+    notice = sink.wait_for(1, to="stranger@elsewhere.test")[0]
+    assert notice.header("Subject").startswith("Not delivered")
+    assert "no store account" in notice.text
+    assert notice.header("Auto-Submitted") == "auto-generated"
+    wait_until(lambda: len(outcomes(gw)) == 6, what="every message decided")
+    assert outcomes(gw) == [Outcome.REFUSED] * 6
+    notices = sink.wait_for(3, to=people.other)
+    assert all("only takes mail from the person it was sent to" in n.text for n in notices)
+    time.sleep(1.5)  # the courier runs every second: anything more would have arrived
+    assert len(sink.to(people.other)) == 3  # GATEWAY_IMAP_NOTICE_LIMIT, default 3 per hour
+    assert post_count(gw, ticket) == 1
+
+
+def test_an_auto_reply_does_nothing(gw, dovecot, people, ticket, sink):
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(
+        reply(people.owner, address, "I am out of the office until Monday.",
+              headers={"Auto-Submitted": "auto-replied", "Return-Path": "<>"}),
+        reply(people.owner, address, "Back now: the blend was great."),
+    )
+    wait_until(lambda: post_count(gw, ticket) == 2, what="the real reply")
+    sink.wait_for(1, to=people.staff)
+    assert outcomes(gw) == [Outcome.AUTO_REPLY, Outcome.POSTED]
+    # no notice, nothing: the owner only ever got the ticket's opening message
+    assert [m.header("Subject") for m in sink.to(people.owner)] == ["[#1] Special blend survey"]
+    assert "out of the office" not in json.dumps(cli("ticket", "show", ticket, "--json").json())
+
+
+def test_new_ticket_to_the_support_address(gw, dovecot, people, sink):
+    dovecot.append(make_mail(people.owner, "Bean Store <support@gw.test>", "Grinder question",
+                             "Which grind for a moka pot?"))
+    ack = sink.wait_for(1, to=people.owner)[0]
+    assert ack.header("Reply-To").startswith("r-")
+    assert [o for o in outcomes(gw)] == [Outcome.TICKET_CREATED]
+
+
+# --- reliability ---------------------------------------------------------------------------
+
+def test_a_crash_between_commit_and_move_posts_once(gw, dovecot, people, ticket, monkeypatch):
+    from gateway.imap import ConnectionLost, FolderWorker
+
+    real = FolderWorker._mark_processed
+    calls = []
+
+    def crash_once(self, client, uids):
+        calls.append(uids)
+        if len(calls) == 1:
+            raise ConnectionLost("simulated crash after the commit, before the move")
+        return real(self, client, uids)
+
+    monkeypatch.setattr(FolderWorker, "_mark_processed", crash_once)
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, "Posted exactly once, please."))
+    wait_until(lambda: not dovecot.uids("INBOX") and dovecot.uids("Processed"), timeout=20,
+               what="the message fetched again and moved")
+    assert outcomes(gw) == [Outcome.POSTED, Outcome.DUPLICATE]
+    assert post_count(gw, ticket) == 2
+
+
+def test_server_restart_reconnects(gw, dovecot, people, ticket, caplog):
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, "Before the restart."))
+    wait_until(lambda: post_count(gw, ticket) == 2, what="the first reply")
+    dovecot.restart()
+    dovecot.append(reply(people.owner, address, "After the restart."))
+    wait_until(lambda: post_count(gw, ticket) == 3, timeout=30, what="the reply after the restart")
+    wait_idle(gw)
+    assert "connection lost" in caplog.text and "reconnecting in" in caplog.text
+    assert mailbox_state(gw)["last_error"] is None
+
+
+@pytest.mark.parametrize("security", ["imaps", "starttls"])
+def test_tls_to_the_server(start_gateway, dovecot, certificate, people, ticket, security):
+    if security == "imaps":
+        gw = start_gateway(imap_ssl="true", imap_port=dovecot.tls_port, imap_ca_file=certificate[0])
+    else:
+        gw = start_gateway(imap_starttls="true", imap_ca_file=certificate[0])
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, f"Over {security}."))
+    wait_until(lambda: post_count(gw, ticket) == 2, what=f"the reply read over {security}")
+    assert mailbox_state(gw)["last_error"] is None
+
+
+def test_an_untrusted_certificate_is_refused(start_gateway, dovecot, caplog):
+    gw = start_gateway(imap_ssl="true", imap_port=dovecot.tls_port)  # the system's CAs only
+    wait_until(lambda: mailbox_state(gw)["state"] == "reconnecting", what="the refused certificate")
+    assert "CERTIFICATE_VERIFY_FAILED" in mailbox_state(gw)["last_error"]
+
+
+def test_several_folders(start_gateway, dovecot, people, ticket):
+    with dovecot.client() as client:
+        client.create_folder("Support")
+        client.logout()
+    gw = start_gateway(imap_folder="INBOX, Support")
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, "Into the INBOX."))
+    dovecot.append(reply(people.owner, address, "Into the Support folder."), folder="Support")
+    wait_until(lambda: post_count(gw, ticket) == 3, what="both replies")
+    assert [m["mailbox"].rsplit("/", 1)[1] for m in health(gw)["mailboxes"]] == ["INBOX", "Support"]
+    wait_until(lambda: len(dovecot.uids("Processed")) == 2, what="both moved")
+
+
+def test_login_failure_is_retried_and_shown_in_health(start_gateway, caplog):
+    gw = start_gateway(imap_password="wrong")
+    wait_until(lambda: mailbox_state(gw)["state"] == "reconnecting", what="the failed login")
+    state = mailbox_state(gw)
+    assert "login failed" in state["last_error"]
+    assert health(gw)["status"] == "ok"  # SMTP intake and delivery still work
+    assert "login failed" in caplog.text
+
+
+def test_uidvalidity_reset_rescans_and_posts_nothing_twice(gw, dovecot, people, ticket, caplog):
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(*(reply(people.owner, address, f"Reply number {i}.") for i in range(3)))
+    wait_until(lambda: len(dovecot.uids("Processed")) == 3, what="three replies processed")
+    before = dovecot.uidvalidity()
+    # a restore: the processed mail comes back into the INBOX, which Dovecot numbers afresh
+    dovecot.reset_uidvalidity(restore_from="Processed")
+    assert dovecot.uidvalidity() != before and len(dovecot.uids("INBOX")) == 3
+    dovecot.append(reply(people.owner, address, "A new one after the restore."))
+    wait_until(lambda: len(outcomes(gw)) == 7 and not dovecot.uids("INBOX"), timeout=30,
+               what="the rescan")
+    assert sorted(outcomes(gw)) == sorted([Outcome.POSTED] * 4 + [Outcome.DUPLICATE] * 3)
+    assert post_count(gw, ticket) == 1 + 4
+    assert "UIDVALIDITY changed" in caplog.text
+
+
+def test_polling_without_idle_and_flagging_in_place(start_gateway, dovecot, people, ticket):
+    gw = start_gateway(imap_idle="false", imap_processed_folder="")
+    address = reply_address(gw, ticket, people.owner)
+    dovecot.append(reply(people.owner, address, "Polled, not idled."))
+    wait_until(lambda: post_count(gw, ticket) == 2, what="the polled reply")
+    assert mailbox_state(gw)["idle"] is False
+    with dovecot.client() as client:  # still in the INBOX, marked \Seen only after the commit
+        client.select_folder("INBOX", readonly=True)
+        wait_until(lambda: b"\\Seen" in client.get_flags(client.search("ALL"))[1], what="the flag")
+        client.logout()
+    # a restart of the gateway does not take it again: the cursor is in the database
+    gw.stop()
+    again = start_gateway(imap_idle="false", imap_processed_folder="")
+    dovecot.append(reply(people.owner, address, "Second one."))
+    wait_until(lambda: post_count(again, ticket) == 3, what="the second reply")
+    assert outcomes(again) == [Outcome.POSTED, Outcome.POSTED]
+
+
+def test_one_poller_per_mailbox_and_takeover_when_it_dies(start_gateway, dovecot, people, ticket, monkeypatch):
+    from gateway.imap import Lease
+
+    first = start_gateway()
+    wait_idle(first)
+    second = start_gateway()
+    wait_until(lambda: mailbox_state(second)["state"] == "standby", what="the second poller to stand by")
+    address = reply_address(first, ticket, people.owner)
+    dovecot.append(*(reply(people.owner, address, f"Shared mailbox, reply {i}.") for i in range(10)))
+    wait_until(lambda: post_count(first, ticket) == 11, what="ten posts")
+    assert inbound_count(first) == 10  # taken in once each: the other process never fetched them
+    assert mailbox_state(first)["processed"] == 10 and mailbox_state(second)["processed"] == 0
+    # the first process dies without giving the lease back: the second takes over when it runs out
+    monkeypatch.setattr(Lease, "release", lambda self: None)
+    first.stop()
+    dovecot.append(reply(people.owner, address, "After the takeover."))
+    wait_until(lambda: post_count(second, ticket) == 12, timeout=30, what="the takeover")
+    assert mailbox_state(second)["processed"] == 1
+
+
+def test_a_burst_of_messages(gw, dovecot, people):
+    """A Monday morning: 200 clients write to the support address at once (one message each, so
+    the loop breaker, which holds bursts from one sender, stays out of it)."""
+    from storage.models import Account, Role, Ticket
+
+    count = 200
+    clients = [f"client{i}@client.test" for i in range(count)]
+    with gw.gateway.sessions() as session, session.begin():
+        session.add_all(Account(email=c, name=f"Client {i}", role=Role.CLIENT) for i, c in enumerate(clients))
+    messages = [make_mail(c, "support@gw.test", f"Question {i}", f"Question number {i}?")
+                for i, c in enumerate(clients)]
+
+    def tickets() -> int:
+        with gw.gateway.sessions() as session:
+            return session.scalar(select(func.count()).select_from(Ticket))
+
+    started = time.monotonic()
+    dovecot.append(*messages)
+    wait_until(lambda: tickets() == count, timeout=90, what=f"{count} tickets")
+    elapsed = time.monotonic() - started
+    wait_until(lambda: not dovecot.uids("INBOX"), what="every message moved")
+    assert inbound_count(gw) == count and set(outcomes(gw)) == {Outcome.TICKET_CREATED}
+    assert len(dovecot.uids("Processed")) == count
+    print(f"\n[imap] {count} messages APPENDed and turned into tickets in {elapsed:.1f}s "
+          f"({count / elapsed:.0f}/s, {gw.settings.database_url.split(':')[0]})")
+
+
+def test_delay_from_append_to_post_with_idle(start_gateway, dovecot, people, ticket, capsys):
+    gw = start_gateway(imap_poll_interval="60s")  # no safety check within the measurement: IDLE alone
+    address = reply_address(gw, ticket, people.owner)
+    wait_idle(gw)
+    delays = []
+    for i in range(5):
+        raw = reply(people.owner, address, f"Timed reply {i}.")
+        started = time.monotonic()
+        dovecot.append(raw)
+        wait_until(lambda: post_count(gw, ticket) == 2 + i, what="the timed reply")
+        delays.append(time.monotonic() - started)
+        wait_idle(gw)
+    with capsys.disabled():
+        print(f"\n[imap] APPEND-to-post delay with IDLE ({gw.settings.database_url.split(':')[0]}): "
+              f"median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms")
+
+
+# --- the envelope an IMAP message gets ------------------------------------------------------
+
+def test_delivery_from_headers():
+    from gateway.imap import delivery_for
+    from parsers.addresses import AddressBook
+
+    book = AddressBook(b"k" * 32, "gw.test", "support@gw.test")
+    reply_ = book.reply_address(1, 2)
+    raw = (f"Return-Path: <>\r\nDelivered-To: support@gw.test\r\nTo: Store <{reply_.upper()}>\r\n"
+           f"Cc: someone@else.test\r\nFrom: a@b.test\r\nSubject: x\r\n\r\nbody\r\n").encode()
+    delivery = delivery_for(raw, book)
+    assert delivery.recipients == (reply_,) and delivery.sender == "" and delivery.null_sender
+    assert delivery.channel == "imap"
+    plain = delivery_for(b"From: a@b.test\r\nTo: someone@else.test\r\n\r\nhi\r\n", book)
+    assert plain.recipients == ("support@gw.test",) and plain.sender is None
+    assert delivery_for(b"Return-Path: <x@y.test>\r\nTo: support@gw.test\r\n\r\n", book).sender == "x@y.test"
