@@ -65,6 +65,9 @@ class Settings:
     secret_key: str = ""  # empty: generated once into var/secret.key
     invite_ttl: int = 7 * 86400
     max_message_bytes: int = 26214400
+    max_attachment_bytes: int = 10 * 1024 * 1024  # one attachment kept with a post
+    max_post_attachments_bytes: int = 20 * 1024 * 1024  # all attachments kept with one post
+    max_relay_attachments_bytes: int = 10 * 1024 * 1024  # sent on with each copy; over it, listed only
     max_recipients: int = 100
     max_connections: int = 100
     smtp_timeout: int = 300

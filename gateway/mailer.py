@@ -41,11 +41,13 @@ class Mailer:
     def ticket_post(self, session: Session, ticket: Ticket, post: Post, recipient: Account,
                     first: bool = False) -> OutboxMessage:
         """A post of the thread, to one person with access."""
+        attachments = tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in post.attachments)
+        if sum(len(a.data) for a in attachments) > self.settings.max_relay_attachments_bytes:
+            attachments = ()  # too large to send to everyone: the text lists them by name and size
         return self._queue(
             session, "ticket_opened" if first else "post", ticket, recipient,
             from_name=f"{post.author.name} via {self.settings.store_name}",
-            post=post, delegate=None,
-            attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in post.attachments),
+            post=post, delegate=None, attachments=attachments,
         )
 
     def invitation(self, session: Session, delegate: Delegate) -> OutboxMessage:

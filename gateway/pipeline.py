@@ -29,6 +29,7 @@ from gateway.notices import RefusalNotices
 from gateway.tickets import NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
+from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, parse_message
 from parsers.quotes import extract_reply
@@ -272,11 +273,26 @@ class Intake:
 
     def _new_post(self, inbound: InboundMessage, mail: ParsedMail) -> NewPost:
         reply = extract_reply(mail.text, mail.html)
-        return NewPost(
-            body=reply.text, trimmed=reply.trimmed, source=PostSource.EMAIL, inbound_id=inbound.id,
-            email_message_id=mail.message_id,
-            attachments=[(a.filename, a.content_type, a.data) for a in mail.attachments],
-        )
+        kept, left_out = self._capped_attachments(mail)
+        trimmed = "\n".join([reply.trimmed, *left_out]).strip("\n")
+        return NewPost(body=reply.text, trimmed=trimmed, source=PostSource.EMAIL, inbound_id=inbound.id,
+                       email_message_id=mail.message_id, attachments=kept)
+
+    def _capped_attachments(self, mail: ParsedMail) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+        """Attachments within the caps, and a note for each one left out (the raw message keeps them all)."""
+        kept: list[tuple[str, str, bytes]] = []
+        left_out: list[str] = []
+        total = 0
+        for attachment in mail.attachments:
+            name = safe_filename(attachment.filename)
+            size = len(attachment.data)
+            if size > self.settings.max_attachment_bytes or total + size > self.settings.max_post_attachments_bytes:
+                left_out.append(f"[attachment {name} ({size} bytes) left out: over the size limit; "
+                                "it is kept in the raw message]")
+                continue
+            total += size
+            kept.append((name, attachment.content_type, attachment.data))
+        return kept, left_out
 
     def _reply(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,
                route: ReplyRoute, now: datetime) -> Decision:
