@@ -191,7 +191,12 @@ def serve(settings: Settings, args, out: Output) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of every job at INFO
     gateway = Gateway(settings)
-    asyncio.run(gateway.serve_forever())
+    try:
+        asyncio.run(gateway.serve_forever())
+    except OSError as exc:  # a listener could not be opened (address in use, no permission, ...)
+        print(f"error: cannot listen (SMTP {settings.smtp_host}:{settings.smtp_port}, "
+              f"HTTP {settings.http_host}:{settings.http_port}): {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     return EXIT_OK
 
 

@@ -44,6 +44,8 @@ class Jobs:
         """Stop scheduling; let a delivery under way finish (a copy cut off mid-send goes again later).
 
         APScheduler's shutdown cancels running coroutine jobs, so pause first and shut down after."""
+        if not self.scheduler.running:
+            return
         self.scheduler.pause()
         task = self._task
         if task is not None and not task.done():

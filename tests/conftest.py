@@ -104,13 +104,34 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def gw(env, clock):
+def _start_gateway(monkeypatch, clock, settings: dict) -> RunningGateway:
+    """A gateway on fresh loopback ports; tried again if a port was taken before it could bind."""
     from gateway.app import Gateway
     from gateway.config import load_settings
 
-    running = RunningGateway(Gateway(load_settings(), clock=clock))
-    running.start()
+    for name, value in settings.items():
+        if value is None:
+            monkeypatch.delenv(f"GATEWAY_{name.upper()}", raising=False)
+        else:
+            monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
+    for attempt in range(5):
+        http_port = free_port()
+        monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
+        monkeypatch.setenv("GATEWAY_HTTP_PORT", str(http_port))
+        monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{http_port}")
+        running = RunningGateway(Gateway(load_settings(), clock=clock))
+        try:
+            running.start()
+            return running
+        except OSError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def gw(monkeypatch, env, clock):
+    running = _start_gateway(monkeypatch, clock, {})
     yield running
     running.stop()
 
@@ -118,25 +139,11 @@ def gw(env, clock):
 @pytest.fixture
 def gateway_with(monkeypatch, env, clock):
     """Starts a gateway with some settings changed: gateway_with(max_message_bytes=2000)."""
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-
     started: list[RunningGateway] = []
 
     def start(**settings) -> RunningGateway:
-        http_port = free_port()
-        monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
-        monkeypatch.setenv("GATEWAY_HTTP_PORT", str(http_port))
-        monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{http_port}")
-        for name, value in settings.items():
-            if value is None:
-                monkeypatch.delenv(f"GATEWAY_{name.upper()}", raising=False)
-            else:
-                monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
-        running = RunningGateway(Gateway(load_settings(), clock=clock))
-        running.start()
-        started.append(running)
-        return running
+        started.append(_start_gateway(monkeypatch, clock, settings))
+        return started[-1]
 
     yield start
     for running in started:

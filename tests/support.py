@@ -144,7 +144,12 @@ class RunningGateway:
 
     def start(self) -> None:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(timeout=30)
+        try:
+            asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(timeout=30)
+        except BaseException:
+            self.running = True  # close what did open, then end the loop
+            self.stop()
+            raise
         self.running = True
 
     def stop(self) -> None:

@@ -116,3 +116,14 @@ def test_console_script_and_module_are_the_same_command(env):
                               timeout=60, env=os.environ.copy())
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == []
+
+
+def test_serve_with_its_port_taken_says_so_and_exits_3(env):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "gateway", "serve"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "GATEWAY_SMTP_PORT": str(port)})
+    assert done.returncode == 3
+    assert f"error: cannot listen (SMTP 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
