@@ -33,10 +33,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # let SQLAlchemy issue BEGIN itself (see _sqlite_begin_immediate)
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL is stored in the file (db upgrade sets it); switching needs the file to itself and can fail
+    # at once with "database is locked" while another connection is open, so only switch when needed
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -68,3 +71,8 @@ def upgrade(url: str) -> None:
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")
+    if url.startswith("sqlite"):
+        engine = make_engine(url)  # its first connection puts the file in WAL mode, once
+        with engine.connect():
+            pass
+        engine.dispose()

@@ -31,3 +31,12 @@ def test_nul_bytes_and_sql_metacharacters_are_stored_the_same_on_both_databases(
     assert result.code == 250, result.message
     posts = cli("ticket", "show", ticket, "--json").json()["posts"]
     assert posts[-1]["body"] == "Robert'); DROP TABLE posts;-- \\ % _  end"
+
+
+def test_db_upgrade_leaves_sqlite_in_wal_mode(tmp_path):
+    """Connections then never switch journal modes, which fails at once while another is open."""
+    import sqlite3
+
+    upgrade(f"sqlite:///{tmp_path}/fresh.db")
+    with sqlite3.connect(tmp_path / "fresh.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
