@@ -65,6 +65,8 @@ def main() -> None:
         "GATEWAY_HTTP_PORT": str(http_port), "GATEWAY_BASE_URL": f"http://127.0.0.1:{http_port}",
         "GATEWAY_RELAY_HOST": "127.0.0.1", "GATEWAY_RELAY_PORT": str(sink.port),
         "GATEWAY_SECRET_KEY": "bench-secret-key-0123456789abcdef", "GATEWAY_DELIVERY_INTERVAL": "1",
+        # one sender posting hundreds of replies is what the loop breaker stops; here it is the load
+        "GATEWAY_LOOP_SENDER_LIMIT": "1000000", "GATEWAY_LOOP_TICKET_LIMIT": "1000000",
     })
     from gateway.app import Gateway
     from gateway.config import load_settings
