@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -123,8 +124,8 @@ def _start_gateway(monkeypatch, clock, settings: dict) -> RunningGateway:
         try:
             running.start()
             return running
-        except OSError:
-            if attempt == 4:
+        except OSError as exc:  # a port free_port() chose was taken meanwhile: choose again
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
                 raise
     raise AssertionError("unreachable")
 

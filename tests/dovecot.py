@@ -20,6 +20,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from support import free_port
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "support"
 PASSWORD = "imap-test-password"
@@ -84,12 +86,6 @@ service stats {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def available() -> bool:
     return os.path.exists(DOVECOT)
 
@@ -109,8 +105,8 @@ class Dovecot:
     Plain IMAP (with STARTTLS when given a certificate) on `port`; IMAPS on `tls_port` then."""
 
     def __init__(self, certificate: tuple[Path, Path] | None = None):
-        self.port = _free_port()
-        self.tls_port = _free_port() if certificate else 0
+        self.port = free_port()
+        self.tls_port = free_port() if certificate else 0
         ssl_settings = "ssl = no"
         if certificate:
             ssl_settings = f"ssl = yes\nssl_cert = <{certificate[0]}\nssl_key = <{certificate[1]}"

@@ -201,6 +201,19 @@ class CliResult:
         return json.loads(self.out)
 
 
+def account_id(gw, email: str) -> int:
+    """The id of the account with this address, from the running gateway's database."""
+    from gateway.accounts import find_account
+
+    with gw.gateway.sessions() as session:
+        return find_account(session, email).id
+
+
+def reply_address(gw, ticket: int, email: str) -> str:
+    """The reply address the gateway mints for (ticket, account), as in that account's notifications."""
+    return gw.gateway.addresses.reply_address(ticket, account_id(gw, email))
+
+
 def cli(*args, clock: Clock | None = None) -> CliResult:
     """Runs the real `gateway` command in-process (settings come from the GATEWAY_* environment)."""
     from gateway.cli import main as cli_main

@@ -8,7 +8,7 @@ import email.policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from support import cli
+from support import cli, reply_address
 
 
 def mail_with(sender: str, to: str, files: list[tuple[str, bytes]]) -> bytes:
@@ -21,15 +21,8 @@ def mail_with(sender: str, to: str, files: list[tuple[str, bytes]]) -> bytes:
     return msg.as_bytes()
 
 
-def owner_address(gw, people, ticket) -> str:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        return gw.gateway.addresses.reply_address(ticket, find_account(session, people.owner).id)
-
-
 def test_attachments_are_stored_with_safe_names_and_sent_on(gw, sink, people, ticket):
-    address = owner_address(gw, people, ticket)
+    address = reply_address(gw, ticket, people.owner)
     raw = mail_with(people.owner, address, [("../../etc/receipt.pdf", b"%PDF-1.4 receipt")])
     assert gw.send(raw, people.owner, address).code == 250
     post = cli("ticket", "show", ticket, "--json").json()["posts"][-1]
@@ -43,7 +36,7 @@ def test_attachments_are_stored_with_safe_names_and_sent_on(gw, sink, people, ti
 def test_over_the_cap_attachments_are_left_out_and_noted_and_big_sets_are_listed_only(gateway_with, sink,
                                                                                        people, ticket):
     running = gateway_with(max_attachment_bytes=1000, max_relay_attachments_bytes=1500)
-    address = owner_address(running, people, ticket)
+    address = reply_address(running, ticket, people.owner)
     files = [("small.bin", b"a" * 900), ("medium.bin", b"b" * 900), ("huge.bin", b"c" * 5000)]
     assert running.send(mail_with(people.owner, address, files), people.owner, address).code == 250
     post = cli("ticket", "show", ticket, "--json").json()["posts"][-1]

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import cli, make_mail, reply_to
+from support import account_id, cli, make_mail, reply_to
 
 pytestmark = pytest.mark.usefixtures("gw")
-
-
-def account_id(gw, email: str) -> int:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        return find_account(session, email).id
 
 
 def posts(ticket: int) -> list[dict]:

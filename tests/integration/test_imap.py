@@ -6,9 +6,6 @@ provider's delivery would put them in the mailbox; the gateway's poller does the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
 import json
 import os
 import statistics
@@ -19,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dovecot import Dovecot, available, make_certificate
-from support import RunningGateway, cli, free_port, make_mail, wait_until
+from support import RunningGateway, cli, make_mail, reply_address, wait_until
 from storage.models import InboundMessage, InboundOutcome, Outcome, Post
 
 
@@ -43,48 +40,15 @@ def dovecot(certificate):
 
 
 @pytest.fixture
-def start_gateway(env, clock, monkeypatch, dovecot):
+def start_gateway(gateway_with, dovecot):
     """Starts a gateway (several may share the database) that reads the Dovecot mailbox."""
-    from gateway.app import Gateway
-    from gateway.config import load_settings
-
-    started: list[RunningGateway] = []
-
     def start(**settings) -> RunningGateway:
-        values = {
+        return gateway_with(**{
             "imap_host": "127.0.0.1", "imap_port": dovecot.port, "imap_user": "support",
             "imap_password": "imap-test-password", "imap_ssl": "false", "imap_lease": "4s",
             "imap_poll_interval": "1s", **settings,
-        }
-        for name, value in values.items():
-            monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
-        for attempt in range(3):
-            http_port = free_port()
-            monkeypatch.setenv("GATEWAY_SMTP_PORT", str(free_port()))
-            monkeypatch.setenv("GATEWAY_HTTP_PORT", str(http_port))
-            monkeypatch.setenv("GATEWAY_BASE_URL", f"http://127.0.0.1:{http_port}")
-            running = RunningGateway(Gateway(load_settings(), clock=clock))
-            try:
-                running.start()
-            except OSError as exc:  # a port free_port() chose was taken meanwhile: choose again
-                _abandon(running)
-                if exc.errno != errno.EADDRINUSE or attempt == 2:
-                    raise
-                continue
-            started.append(running)
-            return running
-
-    yield start
-    for running in started:
-        running.stop()
-
-
-def _abandon(running: RunningGateway) -> None:
-    with contextlib.suppress(Exception):
-        asyncio.run_coroutine_threadsafe(running.gateway.stop(), running.loop).result(timeout=30)
-    running.loop.call_soon_threadsafe(running.loop.stop)
-    running._thread.join(timeout=10)
-    running.loop.close()
+        })
+    return start
 
 
 @pytest.fixture
@@ -93,13 +57,6 @@ def gw(start_gateway):
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-def reply_address(gw, ticket: int, email_: str) -> str:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        return gw.gateway.addresses.reply_address(ticket, find_account(session, email_).id)
-
 
 def post_count(gw, ticket: int) -> int:
     with gw.gateway.sessions() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import accept_link, cli, http, make_mail, nonce_of, reply_to
+from support import accept_link, account_id, cli, http, make_mail, nonce_of, reply_address, reply_to
 
 pytestmark = pytest.mark.usefixtures("gw")
 
@@ -27,18 +27,6 @@ def invite_and_accept(sink, people, ticket: int, who: str | None = None) -> None
     link = accept_link(sink.wait_for(1, to=who)[-1])
     page = http("GET", link)
     assert http("POST", link, {"nonce": nonce_of(page.body)}).status == 200
-
-
-def account_id(gw, email: str) -> int:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        return find_account(session, email).id
-
-
-def reply_address(gw, ticket: int, email: str) -> str:
-    """The address the gateway mints for (ticket, account), as in that account's notifications."""
-    return gw.gateway.addresses.reply_address(ticket, account_id(gw, email))
 
 
 # --- rule 1: only staff invite or revoke, by every channel ----------------------------------

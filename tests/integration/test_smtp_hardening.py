@@ -9,14 +9,7 @@ import ssl
 
 import pytest
 
-from support import cli, make_mail, wait_until
-
-
-def owner_address(gw, people, ticket) -> str:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        return gw.gateway.addresses.reply_address(ticket, find_account(session, people.owner).id)
+from support import cli, make_mail, reply_address, wait_until
 
 
 def inbound_count(gw) -> int:
@@ -45,7 +38,7 @@ SMUGGLING_ENDINGS = [b"\n.\n", b"\r.\r", b"\r\n.\n", b"\n.\r\n", b"\r\n\x00.\r\n
 
 @pytest.mark.parametrize("ending", SMUGGLING_ENDINGS, ids=[repr(e) for e in SMUGGLING_ENDINGS])
 def test_smtp_smuggling_variants_make_exactly_one_message(gw, people, ticket, ending):
-    address = owner_address(gw, people, ticket)
+    address = reply_address(gw, ticket, people.owner)
     envelope = f"MAIL FROM:<{people.owner}>\r\nRCPT TO:<{address}>\r\nDATA\r\n".encode()
     first = f"From: {people.owner}\r\nTo: {address}\r\nSubject: one\r\nMessage-ID: <one@client.test>\r\n\r\nFirst".encode()
     smuggled = (f"From: {people.owner}\r\nTo: {address}\r\nSubject: two\r\nMessage-ID: <two@client.test>\r\n\r\n"
@@ -87,7 +80,7 @@ def test_a_command_repeated_too_often_ends_the_session(gw):
 
 def test_many_messages_over_one_connection_are_not_limited(gateway_with, people, ticket):
     gw = gateway_with(loop_sender_limit=1000)  # this is about SMTP limits, not the loop breaker
-    address = owner_address(gw, people, ticket)
+    address = reply_address(gw, ticket, people.owner)
     with gw.smtp() as client:
         for i in range(40):
             raw = make_mail(people.owner, address, "Re: many", f"Message number {i}")
@@ -96,7 +89,7 @@ def test_many_messages_over_one_connection_are_not_limited(gateway_with, people,
 
 
 def test_long_lines_up_to_64_kib_are_taken_and_longer_ones_refused(gw, people, ticket):
-    address = owner_address(gw, people, ticket)
+    address = reply_address(gw, ticket, people.owner)
     long_line = "word " * 1000  # 5000 characters on one line: over RFC 5322's 998, common in real mail
     raw = make_mail(people.owner, address, "Re: long", "x").replace(b"x\r\n", long_line.encode() + b"\r\n")
     assert gw.send(raw, people.owner, address).code == 250
@@ -139,7 +132,7 @@ def certificate(tmp_path) -> tuple[str, str]:
 
 def test_starttls_is_offered_when_a_certificate_is_configured(gateway_with, certificate, people, ticket):
     running = gateway_with(smtp_tls_cert=certificate[0], smtp_tls_key=certificate[1])
-    address = owner_address(running, people, ticket)
+    address = reply_address(running, ticket, people.owner)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

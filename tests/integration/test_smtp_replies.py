@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from support import TcpProxy, cli, make_mail
+from support import TcpProxy, cli, make_mail, reply_address
 
 
 def posts(ticket: int) -> list[str]:
@@ -17,11 +17,7 @@ def posts(ticket: int) -> list[str]:
 
 
 def owner_reply(gw, people, ticket: int, body: str, message_id: str | None = None) -> tuple[bytes, str]:
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        owner = find_account(session, people.owner)
-    address = gw.gateway.addresses.reply_address(ticket, owner.id)
+    address = reply_address(gw, ticket, people.owner)
     return make_mail(people.owner, address, "Re: survey", body, message_id=message_id), address
 
 

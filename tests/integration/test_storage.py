@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 
 from storage.db import upgrade
 from storage.models import Base
-from support import cli, make_mail
+from support import cli, make_mail, reply_address
 
 
 def test_migrations_match_the_models(db_url):
@@ -20,11 +20,7 @@ def test_migrations_match_the_models(db_url):
 
 
 def test_nul_bytes_and_sql_metacharacters_are_stored_the_same_on_both_databases(gw, people, ticket):
-    from gateway.accounts import find_account
-
-    with gw.gateway.sessions() as session:
-        owner = find_account(session, people.owner)
-    address = gw.gateway.addresses.reply_address(ticket, owner.id)
+    address = reply_address(gw, ticket, people.owner)
     body = "Robert'); DROP TABLE posts;-- \\ % _ \x00 end"
     raw = make_mail(people.owner, address, "Re: 'quoted' \"subject\"", body)
     result = gw.send(raw, people.owner, address)
