@@ -238,7 +238,7 @@ class Intake:
         if isinstance(route, InviteRoute):
             return self._forward_invite(session, mail, recipient, route, now)
         if isinstance(route, SupportRoute):
-            return self._new_ticket(session, inbound, mail, recipient)
+            return self._new_ticket(session, inbound, mail, recipient, now)
         raise Refused(Reason.NO_SUCH_TICKET, f"{recipient} is not an address of this helpdesk.")
 
     @staticmethod
@@ -305,7 +305,8 @@ class Intake:
         post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
 
-    def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str) -> Decision:
+    def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,
+                    now: datetime) -> Decision:
         sender = self._sender(mail)
         account = find_account(session, sender)
         if account is None and self.settings.create_sender_accounts:
@@ -318,7 +319,7 @@ class Intake:
         if account.role.is_staff:
             raise Refused(Reason.STAFF_TO_SUPPORT,
                           "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
-        self._check_breaker(session, sender, None, self.clock())
+        self._check_breaker(session, sender, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(inbound, mail))
