@@ -1,20 +1,36 @@
 """Exact-match rate of extract_reply over the reply corpus in tests/mail.
 
-    .venv/bin/python bench/trim_score.py [-v]
+    .venv/bin/python bench/trim_score.py [--set seen|unseen|all] [-v]
 
-The corpus: every case of the four reply-parser corpora that pins the new post
-(tests/mail/*_email_reply_parser/cases.json; where the gateway deliberately disagrees with
-upstream, the expectation of tests/parsers/test_quotes.py's OVERRIDES table, with its
-reason, is used), and every message in tests/mail/clients with its golden
-<name>.expected.txt beside it (parsed with parse_message, so HTML-only mail goes through the
-HTML path). A case matches when the new text equals the expectation after strip().
-Prints "N/M = P%" on the first line; -v lists the misses.
+Two sets of cases:
+
+- seen: the corpus the trimmer was built against: every case of the four reply-parser corpora
+  that pins the new post (tests/mail/*_email_reply_parser/cases.json; where the gateway
+  deliberately disagrees with upstream, the expectation of tests/parsers/test_quotes.py's
+  OVERRIDES table, with its reason, is used), and every message in tests/mail/clients.
+- unseen: the held-out replies of tests/mail/unseen (see its README), kept out of the rules'
+  making; their score is the honest estimate for mail the trimmer has never seen.
+
+A message (.eml) is parsed with parse_message and trimmed the way the pipeline does it: its
+text part when it has one, else its HTML. A message with both parts is scored a second time
+on its HTML part alone ("name.eml[html]"), since many clients send HTML only. A .txt case is
+trimmed as plain text. The golden is <name>.expected.txt beside the message;
+<name>.html.expected.txt, when present, is the golden of the HTML part (where the rendering
+differs from the text part, e.g. a hard-wrapped line).
+
+A case matches when the new text equals the golden after strip(). Where the text came from
+HTML, line layout is the renderer's choice, not the writer's: blank lines (and lines of bare
+">" marks) are ignored and trailing spaces dropped, every other line must be equal.
+
+Prints "N/M = P%" for the chosen set on the first line (default: seen); --set all prints
+the seen, unseen and whole-corpus figures; -v lists the misses.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +38,27 @@ sys.path.insert(0, str(ROOT))
 
 from parsers.mime import parse_message  # noqa: E402
 from parsers.quotes import extract_reply  # noqa: E402
+
+MAIL = ROOT / "tests" / "mail"
+SETS = ("seen", "unseen")
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    got: str
+    expected: str
+    from_html: bool = False
+
+    @property
+    def matched(self) -> bool:
+        if self.from_html:
+            return _layout_free(self.got) == _layout_free(self.expected)
+        return self.got.strip() == self.expected.strip()
+
+
+def _layout_free(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip(" \t>")]
 
 
 def _test_quotes():
@@ -32,8 +69,33 @@ def _test_quotes():
     return module
 
 
-def cases() -> list[tuple[str, str, str]]:
-    """(case id, got, expected) for every case of the corpus."""
+def _golden(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def folder_cases(folder: Path) -> list[Case]:
+    """The cases of one folder of messages (.eml) and plain-text replies (.txt) with goldens."""
+    out = []
+    for golden in sorted(folder.glob("*.expected.txt")):
+        stem = golden.name.removesuffix(".expected.txt")
+        if stem.endswith(".html"):
+            continue
+        label = f"{folder.name}:{stem}"
+        text_input = golden.with_name(f"{stem}.txt")
+        if text_input.exists():
+            out.append(Case(f"{label}.txt", extract_reply(text_input.read_text(encoding="utf-8")).text, _golden(golden)))
+            continue
+        mail = parse_message(golden.with_name(f"{stem}.eml").read_bytes())
+        out.append(Case(f"{label}.eml", extract_reply(mail.text, mail.html).text, _golden(golden),
+                        from_html=not mail.text and bool(mail.html)))
+        if mail.text and mail.html:
+            html_golden = golden.with_name(f"{stem}.html.expected.txt")
+            expected = _golden(html_golden if html_golden.exists() else golden)
+            out.append(Case(f"{label}.eml[html]", extract_reply(None, mail.html).text, expected, from_html=True))
+    return out
+
+
+def seen_cases() -> list[Case]:
     tq = _test_quotes()
     out = []
     for case_id, text, case in tq.NEW_POST_CASES:
@@ -41,24 +103,42 @@ def cases() -> list[tuple[str, str, str]]:
         override = tq.OVERRIDES.get(case_id)
         if override is not None:
             expected = override.expected(expected, text)
-        out.append((case_id, extract_reply(text).text, expected))
-    for golden in sorted((ROOT / "tests" / "mail" / "clients").glob("*.expected.txt")):
-        message = golden.with_name(golden.name.removesuffix(".expected.txt") + ".eml")
-        mail = parse_message(message.read_bytes())
-        out.append((f"clients:{message.name}", extract_reply(mail.text, mail.html).text,
-                    golden.read_text(encoding="utf-8")))
-    return out
+        out.append(Case(case_id, extract_reply(text).text, expected))
+    return out + folder_cases(MAIL / "clients")
+
+
+def unseen_cases() -> list[Case]:
+    return folder_cases(MAIL / "unseen")
+
+
+def score_line(cases: list[Case]) -> str:
+    matched = sum(case.matched for case in cases)
+    return f"{matched}/{len(cases)} = {100 * matched / len(cases):.1f}%"
+
+
+def _misses(cases: list[Case]) -> None:
+    for case in cases:
+        if not case.matched:
+            print(f"\nMISS {case.case_id}\n--- expected\n{case.expected.strip()}\n--- got\n{case.got.strip()}")
 
 
 def main(argv: list[str]) -> int:
-    results = cases()
-    matched = [(c, g, e) for c, g, e in results if g.strip() == e.strip()]
-    total = len(results)
-    print(f"{len(matched)}/{total} = {100 * len(matched) / total:.1f}%")
+    chosen = "seen"
+    if "--set" in argv:
+        at = argv.index("--set")
+        chosen = argv[at + 1] if at + 1 < len(argv) else ""
+        if chosen not in (*SETS, "all"):
+            print("usage: trim_score.py [--set seen|unseen|all] [-v]", file=sys.stderr)
+            return 2
+    if chosen == "all":
+        seen, unseen = seen_cases(), unseen_cases()
+        print(f"seen   {score_line(seen)}\nunseen {score_line(unseen)}\nwhole  {score_line(seen + unseen)}")
+        cases = seen + unseen
+    else:
+        cases = seen_cases() if chosen == "seen" else unseen_cases()
+        print(score_line(cases))
     if "-v" in argv:
-        for case_id, got, expected in results:
-            if got.strip() != expected.strip():
-                print(f"\nMISS {case_id}\n--- expected\n{expected.strip()}\n--- got\n{got.strip()}")
+        _misses(cases)
     return 0
 
 

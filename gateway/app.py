@@ -10,7 +10,9 @@ from datetime import datetime
 
 from aiohttp import web
 
+from gateway.api import StaffApi
 from gateway.config import Settings, secret_key_bytes
+from gateway.deliverability import Deliverability
 from gateway.http import AcceptPages, Health, make_http_app
 from gateway.imap import MailboxPoller
 from gateway.jobs import Jobs
@@ -37,13 +39,12 @@ class Gateway:
         self.links = LinkSigner(key)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
         self.mailer = Mailer(settings, self.addresses, self.links, self.renderer, clock)
-        self.intake = Intake(self.sessions, self.mailer, settings, clock)
-        self.courier = Courier(self.sessions, settings, self.addresses, clock,
+        self.deliverability = Deliverability(self.mailer, settings)
+        self.intake = Intake(self.sessions, self.mailer, self.deliverability, settings, clock)
+        self.courier = Courier(self.sessions, settings, self.addresses, self.deliverability, clock,
                                locking=self.engine.dialect.name == "postgresql")
         # IMAP intake (issue 6): only when a mailbox is configured
-        self.poller = (MailboxPoller(settings, self.intake, self.sessions, self.addresses,
-                                     locking=self.engine.dialect.name == "postgresql")
-                       if settings.imap_host else None)
+        self.poller = MailboxPoller(settings, self.intake, self.sessions, self.addresses) if settings.imap_host else None
         self._servers: list[asyncio.AbstractServer] = []
         self._http: web.AppRunner | None = None
         self._jobs: Jobs | None = None
@@ -62,12 +63,13 @@ class Gateway:
         self._servers.append(smtp)
         pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
         health = Health(self.sessions, self.poller.status if self.poller is not None else None)
-        self._http = web.AppRunner(make_http_app(pages, health), access_log=None)
+        api = StaffApi(self.sessions, self.mailer, s, self.clock, self.wake_delivery)
+        self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()
         self._jobs.start()
         if self.poller is not None:
-            await self.poller.start(self.wake_delivery)
+            await self.poller.start(self._jobs, self.wake_delivery)
         log.info("gateway serving SMTP on %s:%s, HTTP on %s:%s, mail %s", s.smtp_host, s.smtp_port,
                  s.http_host, s.http_port,
                  f"via relay {s.relay_host}:{s.relay_port}" if s.relay_configured else f"to folder {s.outbox_dir}")

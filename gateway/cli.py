@@ -18,9 +18,11 @@ from gateway.access import require_post_access
 from gateway.accounts import add_account, get_account, list_accounts
 from gateway.app import Gateway
 from gateway.config import ConfigError, Settings, load_settings
-from gateway.delegates import delegates_of, invite, revoke, shown_status
+from gateway.api_tokens import create_token, list_tokens, revoke_token
+from gateway.delegates import delegates_of, invite, revoke
 from gateway.errors import Refused
 from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
+from gateway.views import delegate_view, ticket_view, when
 from storage.db import transaction, upgrade
 from storage.models import InboundMessage, InboundOutcome, PostSource, Role, utcnow
 
@@ -42,10 +44,6 @@ class Output:
                 print(text)
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
-
-
 def _table(rows: list[list[str]], header: list[str]) -> str:
     if not rows:
         return "(none)"
@@ -63,9 +61,64 @@ def account_add(gw: Gateway, session: Session, args, out: Output) -> None:
 
 
 def account_list(gw: Gateway, session: Session, args, out: Output) -> None:
-    accounts = list_accounts(session)
-    out.show([{"email": a.email, "name": a.name, "role": a.role.value} for a in accounts],
-             lambda: _table([[a.email, a.name, a.role.value] for a in accounts], ["EMAIL", "NAME", "ROLE"]))
+    labels = gw.deliverability.labels(session, gw.clock())
+    rows = [(a, labels.get(a.email, "ok")) for a in list_accounts(session)]
+    out.show([{"email": a.email, "name": a.name, "role": a.role.value, "delivery": label} for a, label in rows],
+             lambda: _table([[a.email, a.name, a.role.value, label] for a, label in rows],
+                            ["EMAIL", "NAME", "ROLE", "DELIVERY"]))
+
+
+def account_show(gw: Gateway, session: Session, args, out: Output) -> None:
+    account = get_account(session, args.email)
+    state = gw.deliverability.state(session, account.email, gw.clock())
+    data = {
+        "email": account.email, "name": account.name, "role": account.role.value,
+        "delivery": {
+            "state": "stopped" if state.stopped_at else "ok", "stopped_at": when(state.stopped_at),
+            "reason": state.reason, "soft_bounces": state.soft_bounces,
+            "bounces": [{"at": when(b.at), "severity": b.severity.value, "status": b.status, "reason": b.reason,
+                         "ticket": b.ticket_id, "outbox": b.outbox_id} for b in state.bounces],
+        },
+    }
+
+    def plain() -> str:
+        lines = [f"{account.name} <{account.email}>", f"role: {account.role.value}", f"delivery: {state.label}"]
+        if state.stopped_at:
+            lines.append(f"  stopped {when(state.stopped_at)}: {state.reason}")
+        if state.bounces:
+            lines.append("recent bounces:")
+            lines += [f"  {when(b.at)}  {b.severity.value}  {b.status or '-'}  "
+                      f"{f'#{b.ticket_id}' if b.ticket_id else '-'}  {b.reason}" for b in state.bounces]
+        return "\n".join(lines)
+
+    out.show(data, plain)
+
+
+def account_resume(gw: Gateway, session: Session, args, out: Output) -> None:
+    account = get_account(session, args.email)
+    gw.deliverability.resume(session, account, get_account(session, args.by), gw.clock())
+    out.show({"email": account.email, "delivery": "ok"}, lambda: f"delivery to {account.email} resumed")
+
+
+def token_create(gw: Gateway, session: Session, args, out: Output) -> None:
+    row, token = create_token(session, get_account(session, args.for_), args.label)
+    out.show({"id": row.id, "account": row.account.email, "label": row.label, "token": token},
+             lambda: f"{token}\n(API token {row.id} for {row.account.email}: shown only now; "
+                     f"send it as 'Authorization: Bearer <token>')")
+
+
+def token_list(gw: Gateway, session: Session, args, out: Output) -> None:
+    tokens = list_tokens(session)
+    data = [{"id": t.id, "account": t.account.email, "label": t.label, "created_at": when(t.created_at),
+             "revoked_at": when(t.revoked_at)} for t in tokens]
+    out.show(data, lambda: _table([[d["id"], d["account"], d["label"] or "-", d["created_at"],
+                                    d["revoked_at"] or "-"] for d in data],
+                                  ["ID", "ACCOUNT", "LABEL", "CREATED", "REVOKED"]))
+
+
+def token_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
+    row = revoke_token(session, args.id, gw.clock())
+    out.show({"id": row.id, "revoked_at": when(row.revoked_at)}, lambda: f"API token {row.id} revoked")
 
 
 def ticket_create(gw: Gateway, session: Session, args, out: Output) -> None:
@@ -86,28 +139,15 @@ def ticket_list(gw: Gateway, session: Session, args, out: Output) -> None:
 
 def ticket_show(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    now = gw.clock()
-    delegates = delegates_of(session, ticket, now)
-    posts = posts_of(session, ticket)
-    data = {
-        "number": ticket.id, "subject": ticket.subject, "status": ticket.status.value,
-        "owner": ticket.owner.email, "creator": ticket.creator.email, "created_at": _when(ticket.created_at),
-        "delegates": [{"email": d.account.email, "name": d.account.name, "status": shown_status(d, now)}
-                      for d in delegates],
-        "posts": [{"author": p.author.email, "body": p.body, "source": p.source.value,
-                   "created_at": _when(p.created_at),
-                   "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size}
-                                   for a in p.attachments]}
-                  for p in posts],
-    }
+    data = ticket_view(session, ticket, gw.clock())
 
     def plain() -> str:
         lines = [f"#{ticket.id} {ticket.subject}", f"status: {ticket.status.value}",
                  f"owner: {ticket.owner.name} <{ticket.owner.email}>", "delegates:"]
         lines += [f"  {d['name']} <{d['email']}>: {d['status']}" for d in data["delegates"]] or ["  (none)"]
         lines.append("posts:")
-        for p in posts:
-            lines.append(f"  --- {p.author.name} <{p.author.email}>, {_when(p.created_at)} ({p.source.value})")
+        for p in posts_of(session, ticket):
+            lines.append(f"  --- {p.author.name} <{p.author.email}>, {when(p.created_at)} ({p.source.value})")
             lines += [f"  {line}" for line in p.body.splitlines()]
         return "\n".join(lines)
 
@@ -135,18 +175,15 @@ def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
     delegate = invite(session, gw.mailer, ticket, args.email, get_account(session, args.by), now=gw.clock(),
                       ttl_seconds=gw.settings.invite_ttl, create_accounts=gw.settings.create_invitee_accounts)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
-              "status": delegate.status.value, "expires_at": _when(delegate.expires_at)},
+              "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
              lambda: f"invited {delegate.account.name} <{delegate.account.email}> to #{ticket.id}; "
-                     f"the accept link expires {_when(delegate.expires_at)}")
+                     f"the accept link expires {when(delegate.expires_at)}")
 
 
 def delegate_list(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
     now = gw.clock()
-    delegates = delegates_of(session, ticket, now, include_ended=args.all)
-    data = [{"email": d.account.email, "name": d.account.name, "status": shown_status(d, now),
-             "invited_by": d.invited_by.email, "invited_at": _when(d.invited_at),
-             "accepted_at": _when(d.accepted_at), "ended_at": _when(d.ended_at)} for d in delegates]
+    data = [delegate_view(d, now) for d in delegates_of(session, ticket, now, include_ended=args.all)]
     out.show(data, lambda: _table([[d["email"], d["name"], d["status"], d["invited_at"]] for d in data],
                                   ["EMAIL", "NAME", "STATUS", "INVITED"]))
 
@@ -171,7 +208,7 @@ def inbound_list(gw: Gateway, session: Session, args, out: Output) -> None:
         select(InboundOutcome, InboundMessage).join(InboundMessage, InboundOutcome.message_id == InboundMessage.id)
         .order_by(InboundOutcome.id.desc()).limit(args.limit)
     ).all()
-    data = [{"id": m.id, "received_at": _when(m.received_at), "channel": m.channel, "message_id": m.message_id,
+    data = [{"id": m.id, "received_at": when(m.received_at), "channel": m.channel, "message_id": m.message_id,
              "sender": m.sender, "recipient": o.recipient, "outcome": o.outcome.value, "reason": o.reason,
              "ticket": o.ticket_id} for o, m in rows]
     out.show(data, lambda: _table(
@@ -224,7 +261,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("email")
     p.add_argument("--name", required=True)
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
-    command(account, "list", account_list, "list accounts")
+    command(account, "list", account_list, "list accounts, with their delivery state")
+    command(account, "show", account_show, "an account, its delivery state and recent bounces").add_argument("email")
+    p = command(account, "resume", account_resume, "send to an address again after bounces stopped it")
+    p.add_argument("email")
+    p.add_argument("--by", required=True)
+
+    token = groups.add_parser("api-token", help="tokens for the HTTP API").add_subparsers(dest="cmd", required=True)
+    p = command(token, "create", token_create, "a token that acts as an account (shown once)")
+    p.add_argument("--for", dest="for_", required=True, metavar="EMAIL")
+    p.add_argument("--label", default="")
+    command(token, "list", token_list, "API tokens (never the tokens themselves)")
+    command(token, "revoke", token_revoke, "revoke a token, at once").add_argument("id", type=int)
 
     ticket = groups.add_parser("ticket", help="tickets").add_subparsers(dest="cmd", required=True)
     p = command(ticket, "create", ticket_create, "open a ticket for a client; prints its number")

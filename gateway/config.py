@@ -80,6 +80,8 @@ class Settings:
     loop_sender_limit: int = 20  # posts from one sender per loop_window; more are held
     loop_ticket_limit: int = 100  # posts to one ticket per loop_window; more are held
     loop_window: int = 600
+    soft_bounce_limit: int = 3  # soft bounces of different copies within soft_bounce_window stop delivery
+    soft_bounce_window: int = 7 * 86400
     retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
     imap_host: str = ""
     imap_port: int = 993
@@ -116,7 +118,7 @@ class Settings:
 
 
 _DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window",
-                    "imap_poll_interval", "imap_lease", "imap_notice_window"}
+                    "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window"}
 
 
 def _coerce(name: str, raw: object, default: object) -> object:

@@ -1,4 +1,4 @@
-"""Accept pages and health, over aiohttp.
+"""Accept pages, health and the HTTP API (gateway/api.py), over aiohttp.
 
 GET on an accept link only shows a confirmation (mail scanners open every link); the page's
 one POST form, carrying a nonce only that page has, accepts.
@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.api import StaffApi
 from gateway.delegates import LinkState, accept, link_state
 from gateway.mailer import Mailer
 from gateway.render import Renderer
@@ -132,11 +133,12 @@ class Health:
         return web.json_response(body)
 
 
-def make_http_app(pages: AcceptPages, health: Health) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+def make_http_app(pages: AcceptPages, health: Health, api: StaffApi) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)  # larger bodies get 413
     app.add_routes([
         web.get("/healthz", health.check),
         web.get("/accept/{token}", pages.show),
         web.post("/accept/{token}", pages.confirm),
+        *api.routes(),
     ])
     return app

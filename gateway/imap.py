@@ -1,19 +1,24 @@
-"""Mailbox intake over IMAP: one worker thread per folder, every message through the same pipeline.
+"""Mailbox intake over IMAP: every folder read by one gateway process at a time, every message
+through the same pipeline as SMTP mail. IMAP and database calls block: they run on threads, never
+on the event loop.
 
-For each configured folder a worker thread (IMAP calls block; they never run on the event loop):
+Two scheduler jobs (gateway/jobs.py), each on a thread of its own:
 
-  lease     takes the folder's lease in the database, so one poller per folder across processes
-  connect   IMAPS, or STARTTLS, or plain; login; select the folder
-  cursor    (UIDVALIDITY, last UID) from the database; a new UIDVALIDITY means a rescan from UID 1,
-            where the pipeline's dedupe (Message-ID or SHA-256, sender, recipient) skips what was done
-  drain     UID SEARCH past the cursor; FETCH BODY.PEEK[] (nothing is marked read by fetching);
-            Intake.process commits the outcome; only then the message is moved to the processed
-            folder (or flagged \\Seen); only then the cursor moves on
-  wait      IDLE when the server offers it, re-issued after imap_poll_interval (a safety check
-            for a notification the server missed; at most IDLE_RENEW, well within the 29 minutes of
-            RFC 2177); without IDLE, a sleep of imap_poll_interval
-  errors    lost connection, server restart, login failure, database down: one log line, back-off
-            (1 s doubling to MAX_BACKOFF), reconnect
+  lease     every imap_lease/3: renews this process's lease on each folder, or takes a free one
+            (then wakes that folder's job); a lease another process took means standing by
+  folder    every imap_poll_interval, per folder: connects when needed (IMAPS, STARTTLS or plain;
+            login; select; the cursor), then polls: NOOP, UID SEARCH past the cursor, drain. When
+            the server offers IDLE it starts the folder's IDLE worker instead, a thread that drains
+            and waits in IDLE (re-issued every imap_poll_interval, at most IDLE_RENEW) until it
+            fails or stops; the job only reconnects it then.
+
+  cursor    (UIDVALIDITY, last UID) in the database; a new UIDVALIDITY means a rescan from UID 1,
+            where the pipeline's dedupe (Message-ID or content, sender, recipient) skips what was done
+  drain     FETCH BODY.PEEK[] (nothing is marked read by fetching); Intake.process commits the
+            outcome; only then the message is moved to the processed folder (or flagged \\Seen);
+            only then the cursor moves on
+  errors    lost connection, server restart, login failure, database down: one log line, the
+            connection dropped, the folder's job run again after a back-off (1 s doubling to MAX_BACKOFF)
 
 A crash between commit and move fetches the message again; it is then a duplicate, posted once.
 """
@@ -38,11 +43,12 @@ from email.utils import getaddresses
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
 from gateway.errors import StorageUnavailable
+from gateway.jobs import Jobs
 from gateway.pipeline import Delivery, Intake
 from parsers.addresses import AddressBook, SupportRoute, normalize, redact
 from storage.db import transaction
@@ -57,8 +63,11 @@ BACKOFF_START = 1.0
 MAX_BACKOFF = 60.0
 SOCKET_TIMEOUT = 60.0
 STOP_GRACE = 20.0
+LEASE_JOB = "imap leases"
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 _NETWORK_ERRORS = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, EOFError)
+_DATABASE_ERRORS = (StorageUnavailable, sa_exc.OperationalError, sa_exc.InterfaceError,
+                    sa_exc.DisconnectionError, sa_exc.TimeoutError)
 
 
 class ConnectionLost(Exception):
@@ -114,37 +123,38 @@ class FolderStatus:
 
 
 class Lease:
-    """(holder, lease_until) on the folder's row: taken when free or run out, renewed while working."""
+    """(holder, lease_until) on the folder's row: taken when free or run out, renewed while held."""
 
-    def __init__(self, sessions: sessionmaker[Session], mailbox: str, holder: str, ttl: int, locking: bool):
+    def __init__(self, sessions: sessionmaker[Session], mailbox: str, holder: str, ttl: int):
         self.sessions = sessions
         self.mailbox = mailbox
         self.holder = holder
         self.ttl = timedelta(seconds=ttl)
-        self.locking = locking
-        self.renewed_at = 0.0
 
     def acquire(self) -> bool:
         now = wall_clock()
-        try:
-            with transaction(self.sessions) as session:
-                query = select(MailboxCursor).where(MailboxCursor.mailbox == self.mailbox)
-                if self.locking:
-                    query = query.with_for_update()
-                row = session.scalars(query).first()
-                if row is None:
+        with self.sessions() as session:
+            row = session.get(MailboxCursor, self.mailbox)
+            previous = None if row is None else row.holder
+        if row is None:
+            try:
+                with transaction(self.sessions) as session:
                     session.add(MailboxCursor(mailbox=self.mailbox, last_uid=0, holder=self.holder,
                                               lease_until=now + self.ttl))
-                elif row.holder == self.holder or row.lease_until is None or row.lease_until < now:
-                    if row.holder not in (None, self.holder):
-                        log.warning("IMAP %s: taking over from %s, whose lease ran out", self.mailbox, row.holder)
-                    row.holder, row.lease_until = self.holder, now + self.ttl
-                else:
-                    return False
-        except sa_exc.IntegrityError:  # another process made the row first
-            return False
-        self.renewed_at = time.monotonic()
-        return True
+                return True
+            except sa_exc.IntegrityError:  # another process made the row first
+                return False
+        # one conditional UPDATE: of two processes racing for a free lease, one matches
+        with transaction(self.sessions) as session:
+            taken = session.execute(
+                update(MailboxCursor)
+                .where(MailboxCursor.mailbox == self.mailbox,
+                       or_(MailboxCursor.holder.is_(None), MailboxCursor.holder == self.holder,
+                           MailboxCursor.lease_until.is_(None), MailboxCursor.lease_until < now))
+                .values(holder=self.holder, lease_until=now + self.ttl)).rowcount == 1
+        if taken and previous not in (None, self.holder):
+            log.warning("IMAP %s: taking over from %s, whose lease ran out", self.mailbox, previous)
+        return taken
 
     def renew(self) -> None:
         """Raises LeaseLost when another process holds the folder now."""
@@ -155,11 +165,6 @@ class Lease:
                 .values(lease_until=wall_clock() + self.ttl))
             if result.rowcount != 1:
                 raise LeaseLost(self.mailbox)
-        self.renewed_at = time.monotonic()
-
-    def renew_if_due(self) -> None:
-        if time.monotonic() - self.renewed_at > self.ttl.total_seconds() / 3:
-            self.renew()
 
     def release(self) -> None:
         with transaction(self.sessions) as session:
@@ -195,29 +200,31 @@ class Lease:
                 row = session.get(MailboxCursor, self.mailbox)
                 if row is None or row.holder != self.holder or row.uidvalidity != uidvalidity:
                     raise LeaseLost(self.mailbox)
-        self.renewed_at = time.monotonic()
 
 
 class MailboxPoller:
     """Every configured folder of the mailbox GATEWAY_IMAP_* names."""
 
-    def __init__(self, settings: Settings, intake: Intake, sessions: sessionmaker[Session],
-                 addresses: AddressBook, locking: bool):
+    def __init__(self, settings: Settings, intake: Intake, sessions: sessionmaker[Session], addresses: AddressBook):
         self.settings = settings
         self.intake = intake
         self.sessions = sessions
         self.addresses = addresses
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
+        self.folders = [FolderReader(self, folder) for folder in settings.imap_folders]
+        self._leasing = threading.Lock()  # held by a run of the lease job; stop() waits for it
+        self._jobs: Jobs | None = None
         self._after_commit: Callable[[], None] = lambda: None
-        self.workers = [FolderWorker(self, folder, locking) for folder in settings.imap_folders]
 
-    async def start(self, after_commit: Callable[[], None]) -> None:
+    async def start(self, jobs: Jobs, after_commit: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         self._after_commit = lambda: loop.call_soon_threadsafe(after_commit)
-        for worker in self.workers:
-            worker.thread.start()
+        self._jobs = jobs
         s = self.settings
+        jobs.every_in_thread(LEASE_JOB, max(1.0, s.imap_lease / 3), self.keep_leases)
+        for folder in self.folders:  # the lease job runs a folder's job at once when it takes the lease
+            jobs.every_in_thread(folder.job_id, s.imap_poll_interval, folder.tick, at_once=False)
         log.info("IMAP intake from %s@%s:%s (%s), folders %s, processed mail %s", s.imap_user, s.imap_host,
                  s.imap_port, "IMAPS" if s.imap_ssl else "STARTTLS" if s.imap_starttls else "plain",
                  ", ".join(s.imap_folders),
@@ -226,27 +233,54 @@ class MailboxPoller:
     async def stop(self) -> None:
         """Finish the message under way, log out, give up the leases."""
         self.stopping.set()
-        for worker in self.workers:
-            if worker.thread.is_alive():
-                await asyncio.to_thread(worker.thread.join, STOP_GRACE)
+        if self._jobs is not None:
+            for job_id in (LEASE_JOB, *(folder.job_id for folder in self.folders)):
+                self._jobs.remove(job_id)
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
+        with self._leasing:  # a lease run under way could otherwise take a lease after its release
+            for folder in self.folders:
+                folder.close(STOP_GRACE)
+
+    def keep_leases(self) -> None:
+        """The lease job: renew the leases held, try to take the others; a folder just taken is polled at once."""
+        with self._leasing:
+            for folder in self.folders:
+                if self.stopping.is_set():
+                    return
+                if folder.keep_lease() and self._jobs is not None:
+                    self._jobs.run_in(folder.job_id, 0)
+
+    def retry_in(self, folder: FolderReader, seconds: float) -> None:
+        if self._jobs is not None:
+            self._jobs.run_in(folder.job_id, seconds)
 
     def after_commit(self) -> None:
         self._after_commit()
 
     def status(self) -> list[dict]:
-        return [worker.status.as_dict() for worker in self.workers]
+        return [folder.status.as_dict() for folder in self.folders]
 
 
-class FolderWorker:
-    def __init__(self, poller: MailboxPoller, folder: str, locking: bool):
+class FolderReader:
+    """One folder: its lease, its connection and cursor, and the mail in it through the pipeline.
+
+    Whoever holds `busy` works the folder: a run of the folder's job, or the IDLE worker thread that
+    a run started (the worker inherits `busy` and lets it go when it ends)."""
+
+    def __init__(self, poller: MailboxPoller, folder: str):
         s = poller.settings
         self.poller = poller
         self.settings = s
         self.folder = folder
         self.mailbox = f"{s.imap_user}@{s.imap_host}:{s.imap_port}/{folder}"
-        self.lease = Lease(poller.sessions, self.mailbox, poller.holder, s.imap_lease, locking)
+        self.job_id = f"imap {self.mailbox}"
+        self.lease = Lease(poller.sessions, self.mailbox, poller.holder, s.imap_lease)
         self.status = FolderStatus(self.mailbox)
-        self.thread = threading.Thread(target=self.run, name=f"imap {folder}", daemon=True)
+        self.busy = threading.Lock()
+        self.holding = False
+        self.client: IMAPClient | None = None
         self.backoff = BACKOFF_START
         self.uidvalidity = 0
         self.last_uid = 0
@@ -261,98 +295,150 @@ class FolderWorker:
         if error is not None or state not in ("reconnecting", "standby"):
             self.status.last_error = error
 
-    # --- the worker's life -------------------------------------------------------------
+    # --- the lease (the lease job) -------------------------------------------------------
 
-    def run(self) -> None:
-        holding = False
-        while not self.stopping.is_set():
-            try:
-                if not holding:
-                    holding = self.lease.acquire()
-                    if not holding:
-                        self._state("standby")
-                        self.stopping.wait(max(1.0, self.settings.imap_lease / 4))
-                        continue
-                    log.info("IMAP %s: lease taken by %s", self.mailbox, self.lease.holder)
-                self._session()
-            except LeaseLost:
-                holding = False
+    def keep_lease(self) -> bool:
+        """Renew the lease, or take it when it is free; True when it was just taken."""
+        try:
+            if self.holding:
+                self.lease.renew()
+                return False
+            self.holding = self.lease.acquire()
+        except LeaseLost:
+            self.holding = False  # the folder's worker or job sees this and lets go of the folder
+            log.warning("IMAP %s: another gateway process holds this folder now; standing by", self.mailbox)
+        except _DATABASE_ERRORS as exc:
+            log.warning("IMAP %s: could not keep the lease, database unavailable (%s)", self.mailbox,
+                        type(exc).__name__)
+            return False
+        if self.holding:
+            log.info("IMAP %s: lease taken by %s", self.mailbox, self.lease.holder)
+            return True
+        self._state("standby")
+        return False
+
+    # --- the folder's job ------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Poll the folder, or start its IDLE worker when the server offers IDLE."""
+        if self.stopping.is_set() or not self.busy.acquire(blocking=False):
+            return  # stopping, or the IDLE worker has the folder
+        handed_over = False
+        try:
+            if not self.holding:
+                self._disconnect()
+                return
+            if self.client is None:
+                self._open()
+            else:
+                self.client.noop()  # the server takes note of new mail
+            if self.status.idle:
+                threading.Thread(target=self._keep_idling, name=f"imap idle {self.folder}", daemon=True).start()
+                handed_over = True
+                return
+            self._drain(self.client)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            if not handed_over:
+                self.busy.release()
+
+    def _keep_idling(self) -> None:
+        """The IDLE worker: drain, wait in IDLE, drain... until stopped, the lease is lost or an error."""
+        try:
+            while not self.stopping.is_set():
+                self._drain(self.client)
+                if self.stopping.is_set():
+                    break
+                self._idle(self.client)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self.busy.release()
+
+    def _failed(self, exc: Exception) -> None:
+        """Drop the connection; run the folder's job again after the back-off (or stand by)."""
+        self._disconnect()
+        if isinstance(exc, LeaseLost):
+            if self.holding:  # found by the cursor's update rather than by the lease job, which said so
+                self.holding = False
                 log.warning("IMAP %s: another gateway process holds this folder now; standing by", self.mailbox)
-                self._state("standby")
-            except LoginError as exc:
-                self._retry(f"login failed ({_describe(exc)})")
-            except (StorageUnavailable, sa_exc.OperationalError, sa_exc.InterfaceError,
-                    sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
-                self._retry(f"database unavailable ({type(exc).__name__})")
-            except (ConnectionLost, *_NETWORK_ERRORS) as exc:
-                self._retry(f"connection lost ({_describe(exc)})")
-            except Exception as exc:  # a bug: keep the worker alive, try again later
-                log.exception("IMAP %s: unexpected error", self.mailbox)
-                self._retry(f"unexpected error ({_describe(exc)})")
-        if holding:
-            try:
-                self.lease.release()
-            except Exception as exc:
-                log.warning("IMAP %s: could not release the lease (%s); it runs out by itself",
-                            self.mailbox, type(exc).__name__)
-        self._state("stopped")
-
-    def _retry(self, why: str) -> None:
+            self._state("standby")
+            return
         if self.stopping.is_set():
             return
+        why = _why(exc)
+        if why is None:  # a bug: log it, keep the folder going
+            log.error("IMAP %s: unexpected error", self.mailbox, exc_info=exc)
+            why = f"unexpected error ({_describe(exc)})"
         log.warning("IMAP %s: %s; reconnecting in %.0fs", self.mailbox, why, self.backoff)
         self._state("reconnecting", why)
-        self.stopping.wait(self.backoff)
+        self.poller.retry_in(self, self.backoff)
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)
 
-    def _connect(self) -> IMAPClient:
+    def close(self, grace: float) -> None:
+        """Wait for the message under way, log out, give up the lease."""
+        if not self.busy.acquire(timeout=grace):
+            log.warning("IMAP %s: still busy after %.0fs; stopping anyway (the lease runs out by itself)",
+                        self.mailbox, grace)
+            return
+        try:
+            self._disconnect()
+            if self.holding:
+                self.holding = False
+                self.lease.release()
+        except Exception as exc:
+            log.warning("IMAP %s: could not release the lease (%s); it runs out by itself",
+                        self.mailbox, type(exc).__name__)
+        finally:
+            self.busy.release()
+        self._state("stopped")
+
+    # --- the connection ----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Connect, log in, select the folder, read the cursor; IDLE or polling from now on."""
+        self._state("connecting")
         s = self.settings
         context = ssl.create_default_context(cafile=s.imap_ca_file or None)
         client = IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_ssl, ssl_context=context,
                             timeout=SOCKET_TIMEOUT)
+        self.client = client
         if not s.imap_ssl and s.imap_starttls:
             client.starttls(context)
-        return client
-
-    def _session(self) -> None:
-        """One connection: select, drain, wait, drain... until stopped; errors go up to run()."""
-        self._state("connecting")
-        client = self._connect()
-        try:
-            client.login(self.settings.imap_user, self.settings.imap_password)
-            processed = self.settings.imap_processed_folder
-            if processed and processed != self.folder and not client.folder_exists(processed):
-                try:
-                    client.create_folder(processed)
-                except IMAPClientError:
-                    if not client.folder_exists(processed):  # made meanwhile by someone else is fine
-                        raise
-            selected = client.select_folder(self.folder)
-            self.uidvalidity = int(selected[b"UIDVALIDITY"])
-            self.last_uid = self.lease.open_cursor(self.uidvalidity)
-            self.status.uidvalidity, self.status.last_uid = self.uidvalidity, self.last_uid
-            idle = self.settings.imap_idle and client.has_capability("IDLE")
-            self.status.idle = idle
-            if self.backoff > BACKOFF_START or self.status.last_error:
-                log.info("IMAP %s: connected again", self.mailbox)
-            self.backoff = BACKOFF_START
-            self.status.last_error = None
-            while not self.stopping.is_set():
-                self._drain(client)
-                if self.stopping.is_set():
-                    break
-                if idle:
-                    self._idle(client)
-                else:
-                    self._sleep(client)
-        finally:
+        client.login(s.imap_user, s.imap_password)
+        processed = s.imap_processed_folder
+        if processed and processed != self.folder and not client.folder_exists(processed):
             try:
-                client.logout()
+                client.create_folder(processed)
+            except IMAPClientError:
+                if not client.folder_exists(processed):  # made meanwhile by someone else is fine
+                    raise
+        selected = client.select_folder(self.folder)
+        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        self.last_uid = self.lease.open_cursor(self.uidvalidity)
+        self.status.uidvalidity, self.status.last_uid = self.uidvalidity, self.last_uid
+        idle = s.imap_idle and client.has_capability("IDLE")
+        if idle != self.status.idle:
+            log.info("IMAP %s: %s", self.mailbox, "waiting for mail with IDLE" if idle else
+                     f"polling every {s.imap_poll_interval}s ({'no IDLE offered' if s.imap_idle else 'IDLE turned off'})")
+        self.status.idle = idle
+        if self.backoff > BACKOFF_START or self.status.last_error:
+            log.info("IMAP %s: connected again", self.mailbox)
+        self.backoff = BACKOFF_START
+        self.status.last_error = None
+
+    def _disconnect(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:
+            try:
+                client.shutdown()
             except Exception:
-                try:
-                    client.shutdown()
-                except Exception:
-                    pass
+                pass
 
     # --- reading -----------------------------------------------------------------------
 
@@ -361,8 +447,9 @@ class FolderWorker:
         return sorted(uid for uid in client.search(["UID", f"{self.last_uid + 1}:*"]) if uid > self.last_uid)
 
     def _drain(self, client: IMAPClient) -> None:
-        self.lease.renew_if_due()
         while not self.stopping.is_set():
+            if not self.holding:
+                raise LeaseLost(self.mailbox)
             uids = self._new_uids(client)
             if not uids:
                 if _announced_meanwhile(client):
@@ -371,8 +458,8 @@ class FolderWorker:
                 return
             self._state("processing")
             for batch in _chunks(uids, BATCH):
-                if self.stopping.is_set():
-                    return
+                if self.stopping.is_set() or not self.holding:
+                    break
                 self._batch(client, batch)
 
     def _batch(self, client: IMAPClient, batch: list[int]) -> None:
@@ -388,7 +475,7 @@ class FolderWorker:
         done: list[int] = []
         try:
             for uid in wanted:
-                if self.stopping.is_set():
+                if self.stopping.is_set() or not self.holding:
                     break
                 data = fetched.get(uid)
                 if data is not None and b"BODY[]" in data:
@@ -445,6 +532,8 @@ class FolderWorker:
         lost = False
         try:
             while not self.stopping.is_set() and time.monotonic() - started < renew:
+                if not self.holding:
+                    raise LeaseLost(self.mailbox)
                 tick = time.monotonic()
                 responses = client.idle_check(timeout=IDLE_TICK)
                 if any(len(r) > 0 and r[0] == b"BYE" for r in responses):
@@ -460,20 +549,9 @@ class FolderWorker:
                         raise ConnectionLost("connection closed by the server")
                 else:
                     quick_empties = 0
-                self.lease.renew_if_due()
         finally:
             if not lost:
                 client.idle_done()
-
-    def _sleep(self, client: IMAPClient) -> None:
-        deadline = time.monotonic() + self.settings.imap_poll_interval
-        while not self.stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self.stopping.wait(min(remaining, max(1.0, self.settings.imap_lease / 3)))
-            self.lease.renew_if_due()
-        client.noop()
 
 
 def _announced_meanwhile(client: IMAPClient) -> bool:
@@ -493,6 +571,17 @@ def _announced_meanwhile(client: IMAPClient) -> bool:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _why(exc: Exception) -> str | None:
+    """The log line's reason for an error the folder recovers from by reconnecting; None for a bug."""
+    if isinstance(exc, LoginError):
+        return f"login failed ({_describe(exc)})"
+    if isinstance(exc, _DATABASE_ERRORS):
+        return f"database unavailable ({type(exc).__name__})"
+    if isinstance(exc, (ConnectionLost, *_NETWORK_ERRORS)):
+        return f"connection lost ({_describe(exc)})"
+    return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Background jobs on APScheduler: outbox delivery (with retries) and invitation expiry."""
+"""Background jobs on APScheduler: outbox delivery (with retries), invitation expiry, and blocking
+work run on threads of their own (the IMAP poller's lease keeping and folder polls)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +24,17 @@ EXPIRY_INTERVAL = 60
 STOP_GRACE = 10
 
 
+class _OverrunIsExpected(logging.Filter):
+    """A run that falls due while the last one still works is skipped on purpose (max_instances=1;
+    a long delivery or mailbox drain simply carries on): not worth a warning every interval."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_OVERRUN_IS_EXPECTED = _OverrunIsExpected()
+
+
 class Jobs:
     def __init__(self, courier: Courier, sessions: sessionmaker[Session], clock: Callable[[], datetime],
                  delivery_interval: int):
@@ -28,6 +42,7 @@ class Jobs:
         self.sessions = sessions
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_IS_EXPECTED)  # added once, however often
         now = datetime.now(timezone.utc)  # the scheduler runs on wall time, whatever clock the rules use
         self.scheduler.add_job(self._deliver, "interval", seconds=delivery_interval, id="deliver",
                                max_instances=1, coalesce=True, next_run_time=now)
@@ -56,6 +71,25 @@ class Jobs:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.scheduler.shutdown(wait=False)
+
+    def every_in_thread(self, job_id: str, seconds: float, work: Callable[[], object], at_once: bool = True) -> None:
+        """Run `work`, which blocks (IMAP, the database), every `seconds` (the first time at once, or after
+        one interval) on a thread of its own: never on the event loop, never two runs at a time (a run that
+        falls due while the last one still works is skipped)."""
+        first = datetime.now(timezone.utc) + timedelta(seconds=0 if at_once else seconds)
+        self.scheduler.add_executor(ThreadPoolExecutor(max_workers=1), job_id)
+        self.scheduler.add_job(work, "interval", seconds=seconds, id=job_id, executor=job_id, max_instances=1,
+                               coalesce=True, misfire_grace_time=None, next_run_time=first)
+
+    def run_in(self, job_id: str, seconds: float) -> None:
+        """The job's next run `seconds` from now instead of at its interval; any thread may call this."""
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+    def remove(self, job_id: str) -> None:
+        """No more runs of the job; a run under way finishes."""
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(job_id)
 
     def wake(self) -> None:
         """New mail is queued: deliver now rather than at the next interval."""

@@ -77,6 +77,12 @@ class Mailer:
         """Tells staff that a safety rule is holding messages back on a ticket."""
         return self._queue(session, "held", ticket, staff, held_sender=sender, held_reason=reason)
 
+    def delivery_stopped(self, session: Session, ticket: Ticket, staff: Account, address: str,
+                         reason: str) -> OutboxMessage:
+        """Tells staff that the gateway stopped sending to an address that bounces."""
+        return self._queue(session, "delivery_stopped", ticket, staff, with_reply_address=False,
+                           stopped_address=address, stopped_reason=reason)
+
     def refusal_notice(self, session: Session, recipient: Account, subject: str,
                        refusals: list[tuple[str, str]]) -> OutboxMessage:
         """Tells a sender which parts of their message were refused, and why."""

@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.access import access_of
 from gateway.config import Settings
 from gateway.delegates import LinkState, link_state
+from gateway.deliverability import Deliverability
 from parsers.addresses import AddressBook
 from storage.db import transaction
 from storage.models import Account, Delegate, OutboxMessage, OutboxStatus, Ticket
@@ -126,10 +127,11 @@ class RelayTransport:
 
 class Courier:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, addresses: AddressBook,
-                 clock: Callable[[], datetime], locking: bool):
+                 deliverability: Deliverability, clock: Callable[[], datetime], locking: bool):
         self.sessions = sessions
         self.settings = settings
         self.addresses = addresses
+        self.deliverability = deliverability
         self.clock = clock
         self.locking = locking  # FOR UPDATE SKIP LOCKED (PostgreSQL)
 
@@ -187,11 +189,15 @@ class Courier:
                     for r in rows]
 
     def _still_wanted(self, copy: Copy) -> bool:
-        """Access is checked again just before a copy leaves: a revoke stops what has not gone yet."""
+        """Access is checked again just before a copy leaves: a revoke stops what has not gone yet,
+        and so does a stop on the address after bounces."""
         now = self.clock()
         with transaction(self.sessions) as session:
-            wanted, why = True, ""
-            if copy.kind in _THREAD_KINDS and copy.ticket_id is not None and copy.recipient_id is not None:
+            wanted, why, status = True, "", OutboxStatus.CANCELLED
+            stopped = self.deliverability.stopped_reason(session, copy.recipient)
+            if stopped is not None:
+                wanted, why, status = False, f"delivery to {copy.recipient} stopped: {stopped}", OutboxStatus.SUPPRESSED
+            elif copy.kind in _THREAD_KINDS and copy.ticket_id is not None and copy.recipient_id is not None:
                 ticket = session.get(Ticket, copy.ticket_id)
                 account = session.get(Account, copy.recipient_id)
                 wanted = ticket is not None and account is not None and access_of(session, ticket, account, now).allowed
@@ -203,14 +209,16 @@ class Courier:
             if not wanted:
                 session.execute(update(OutboxMessage)
                                 .where(OutboxMessage.id == copy.id, OutboxMessage.status == OutboxStatus.SENDING)
-                                .values(status=OutboxStatus.CANCELLED, last_error=why))
+                                .values(status=status, last_error=why[:2000]))
             return wanted
 
     def _record_sent(self, outbox_id: int) -> None:
         now = self.clock()
         with transaction(self.sessions) as session:
+            # a bounce may come back before this record of the relay's 250 does: it stays bounced
+            status = case((OutboxMessage.status == OutboxStatus.BOUNCED, OutboxStatus.BOUNCED), else_=OutboxStatus.SENT)
             session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
-                status=OutboxStatus.SENT, sent_at=now, claimed_until=None,
+                status=status, sent_at=now, claimed_until=None,
                 attempts=OutboxMessage.attempts + 1, last_error=None))
 
     def _record_failure(self, outbox_id: int, error: str, permanent: bool) -> None:

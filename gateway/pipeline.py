@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import exc as sa_exc
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.accounts import find_account, name_from_address
 from gateway.fanout import audience
 from gateway.config import Settings
+from gateway.deliverability import Deliverability
 from gateway.delegates import invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.mailer import InviteResult, Mailer
@@ -33,7 +34,7 @@ from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, parse_message
 from parsers.quotes import extract_reply
-from storage.db import transaction
+from storage.db import STORAGE_DOWN, transaction
 from storage.models import (
     Account,
     InboundMessage,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
 _ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
-_STORAGE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.DisconnectionError)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -68,6 +69,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class DedupeKeys:
+    """What makes a later delivery of this message to one recipient a duplicate (either key)."""
+
+    by_message_id: str | None
+    by_content: str | None
+
+
+@dataclass(frozen=True)
 class Decision:
     recipient: str
     outcome: Outcome
@@ -77,10 +86,11 @@ class Decision:
 
 
 class Intake:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings,
-                 clock: Callable[[], datetime]):
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, deliverability: Deliverability,
+                 settings: Settings, clock: Callable[[], datetime]):
         self.sessions = sessions
         self.mailer = mailer
+        self.deliverability = deliverability
         self.addresses = mailer.addresses
         self.settings = settings
         self.clock = clock
@@ -88,13 +98,17 @@ class Intake:
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
+        unique: dict[str, str] = {}  # RCPT TO may name one address twice: one outcome for it
+        for recipient in delivery.recipients:
+            unique.setdefault(recipient.lower(), recipient)
+        delivery = replace(delivery, recipients=tuple(unique.values()))
         try:
             try:
                 return self._record(raw, delivery)
             except sa_exc.IntegrityError:
                 # a concurrent delivery of the same message committed first: decide again, as a duplicate
                 return self._record(raw, delivery)
-        except _STORAGE_DOWN as exc:
+        except STORAGE_DOWN as exc:
             raise StorageUnavailable(str(exc.__class__.__name__)) from exc
         except Exception as exc:  # a bug must not lose the message: keep it for staff
             log.exception("intake failed; message held")
@@ -111,16 +125,20 @@ class Intake:
         now = self.clock()
         with transaction(self.sessions) as session:
             inbound = self._store_raw(session, raw, delivery, mail, now)
+            keys: dict[str, DedupeKeys] = {}
             if mail is None:
                 refusal = Refused(Reason.MALFORMED, f"The message could not be read: {malformed}.")
                 decisions = [self._refused(r, refusal) for r in delivery.recipients]
             else:
-                decisions = self._decide(session, inbound, mail, delivery, now)
+                body = hashlib.sha256(_body_bytes(raw)).hexdigest()
+                keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
+                decisions = self._decide(session, inbound, keys, mail, delivery, now)
             for decision in decisions:
+                kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
                 session.add(InboundOutcome(
                     message_id=inbound.id, recipient=decision.recipient, outcome=decision.outcome,
                     reason=decision.reason, ticket_id=decision.ticket_id,
-                    dedupe_key=self._dedupe_key(inbound, decision.recipient) if decision.outcome in _ACTING else None,
+                    dedupe_key=kept.by_message_id, content_key=kept.by_content,
                 ))
         return decisions
 
@@ -150,19 +168,28 @@ class Intake:
         return inbound
 
     @staticmethod
-    def _dedupe_key(inbound: InboundMessage, recipient: str) -> str:
-        identity = inbound.message_id or inbound.sha256
-        return hashlib.sha256(f"{identity}|{inbound.sender}|{recipient.lower()}".encode()).hexdigest()
+    def _dedupe_keys(inbound: InboundMessage, body: str, mail: ParsedMail, recipient: str) -> DedupeKeys:
+        """by_message_id is the SPEC's duplicate: the same Message-ID from the same sender.
+        by_content is the same message again whatever the servers on the way added to its header or
+        put in its Message-ID: the sender, the Date it was written, its Subject and its body (`body`:
+        the digest of _body_bytes)."""
+        by_message_id = None
+        if inbound.message_id:
+            identity = f"{inbound.message_id}|{inbound.sender}|{recipient.lower()}"
+            by_message_id = hashlib.sha256(identity.encode()).hexdigest()
+        date = (mail.headers.get("Date") or "").strip()
+        identity = f"{inbound.sender}|{recipient.lower()}|{date}|{inbound.subject}|{body}"
+        return DedupeKeys(by_message_id, hashlib.sha256(identity.encode()).hexdigest())
 
     # --- deciding ----------------------------------------------------------------------
 
-    def _decide(self, session: Session, inbound: InboundMessage, mail: ParsedMail, delivery: Delivery,
-                now: datetime) -> list[Decision]:
+    def _decide(self, session: Session, inbound: InboundMessage, keys: dict[str, DedupeKeys], mail: ParsedMail,
+                delivery: Delivery, now: datetime) -> list[Decision]:
         kind = classify(mail, delivery.sender)
         routes = {r: self.addresses.route(r) for r in delivery.recipients}
         if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or any(
                 isinstance(route, BounceRoute) for route in routes.values()):
-            return [self._bounce(session, r, routes[r], kind) for r in delivery.recipients]
+            return [self._bounce(session, inbound, r, routes[r], kind, now) for r in delivery.recipients]
         loop = self._own_mail(mail)
         if loop:
             return [Decision(r, Outcome.AUTO_REPLY, loop) for r in delivery.recipients]
@@ -171,8 +198,7 @@ class Intake:
                     for r in delivery.recipients]
         decisions = []
         for recipient in delivery.recipients:
-            duplicate = session.scalars(select(InboundOutcome).where(
-                InboundOutcome.dedupe_key == self._dedupe_key(inbound, recipient))).first()
+            duplicate = self._earlier(session, keys[recipient])
             if duplicate is not None:
                 decisions.append(Decision(recipient, Outcome.DUPLICATE,
                                           f"already processed as inbound message #{duplicate.message_id}",
@@ -195,6 +221,14 @@ class Intake:
         else:
             self._notice_refused_parts(session, mail, decisions)
         return decisions
+
+    @staticmethod
+    def _earlier(session: Session, keys: DedupeKeys) -> InboundOutcome | None:
+        """The outcome of an earlier delivery of this same message to this recipient that acted."""
+        match = InboundOutcome.content_key == keys.by_content
+        if keys.by_message_id is not None:
+            match = match | (InboundOutcome.dedupe_key == keys.by_message_id)
+        return session.scalars(select(InboundOutcome).where(match)).first()
 
     def _own_mail(self, mail: ParsedMail) -> str | None:
         """Mail that the gateway itself sent, come back: a loop, never a post."""
@@ -245,16 +279,20 @@ class Intake:
     def _refused(recipient: str, refusal: Refused, ticket_id: int | None = None) -> Decision:
         return Decision(recipient, Outcome.REFUSED, refusal.text, ticket_id, refusal=refusal)
 
-    def _bounce(self, session: Session, recipient: str, route, kind: Classification) -> Decision:
+    def _bounce(self, session: Session, inbound: InboundMessage, recipient: str, route, kind: Classification,
+                now: datetime) -> Decision:
         if not isinstance(route, BounceRoute):
             failed = ", ".join(kind.recipients) or "unknown recipient"
             return Decision(recipient, Outcome.BOUNCE, f"{kind.reason} for {failed}; not tied to a message of ours")
         row = session.get(OutboxMessage, route.outbox)
         if row is None:
             return Decision(recipient, Outcome.BOUNCE, f"{kind.reason}; for a message no longer known")
-        if kind.kind == Kind.BOUNCE and row.status == OutboxStatus.SENT:
-            row.status = OutboxStatus.BOUNCED
-            row.last_error = kind.reason
+        if kind.kind == Kind.BOUNCE:
+            if row.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
+                row.status = OutboxStatus.BOUNCED
+                row.last_error = kind.reason
+            self.deliverability.record(session, row.recipient, kind.status, kind.reason, now, outbox_id=row.id,
+                                       ticket_id=row.ticket_id, inbound_id=inbound.id)
         return Decision(recipient, Outcome.BOUNCE,
                         f"{kind.reason or 'delivery report'} for {row.recipient} (outbox #{row.id})", row.ticket_id)
 
@@ -275,8 +313,8 @@ class Intake:
         reply = extract_reply(mail.text, mail.html)
         kept, left_out = self._capped_attachments(mail)
         trimmed = "\n".join([reply.trimmed, *left_out]).strip("\n")
-        return NewPost(body=reply.text, trimmed=trimmed, source=PostSource.EMAIL, inbound_id=inbound.id,
-                       email_message_id=mail.message_id, attachments=kept)
+        return NewPost(body=reply.text, html=reply.html or None, trimmed=trimmed, source=PostSource.EMAIL,
+                       inbound_id=inbound.id, email_message_id=mail.message_id, attachments=kept)
 
     def _capped_attachments(self, mail: ParsedMail) -> tuple[list[tuple[str, str, bytes]], list[str]]:
         """Attachments within the caps, and a note for each one left out (the raw message keeps them all)."""
@@ -378,3 +416,9 @@ class Intake:
         account = find_account(session, mail.from_addresses[0])
         if account is not None:
             self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.reason) for d in refused])
+
+
+def _body_bytes(raw: bytes) -> bytes:
+    """What follows the header block, with line endings made alike."""
+    match = _HEADER_END.search(raw)
+    return raw[match.end():].replace(b"\r\n", b"\n").rstrip() if match else b""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from parsers.sanitize import sanitize_html
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -31,6 +33,9 @@ class Renderer:
             auto_reload=False,  # templates are read once per process; no stat() per message
         )
         self._env.globals["store_name"] = store_name
+        # a post's HTML is sanitized when it is stored; sanitized again here, so that nothing a
+        # template marks safe has not passed the allowlist
+        self._env.filters["sanitized"] = sanitize_html
 
     def email(self, name: str, **context) -> Rendered:
         subject = self._env.get_template(f"{name}.subject.j2").render(**context)

@@ -43,6 +43,9 @@ class Classification:
     # BOUNCE/DELAY: lowercased addresses that failed, when they can be found;
     # FEEDBACK: the Original-Rcpt-To of the complaint, when the report names it
     recipients: tuple[str, ...] = ()
+    # BOUNCE/DELAY: the failure's status, as the report gives it ("5.1.1", or an SMTP code
+    # such as "550"), or read from the usual wording ("user unknown": "5.1.1"); None if unknown
+    status: str | None = None
 
 
 def classify(mail: ParsedMail, envelope_sender: str | None) -> Classification:
@@ -127,23 +130,24 @@ def _delivery_report(mail: ParsedMail, evidence: str | None) -> Classification |
     text = _delivery_status_text(mail, evidence)
     if text is None:
         return None
-    outcomes = [
-        (_dsn_outcome(block), _dsn_address(block))
-        for block in _field_blocks(text)
-        if "final-recipient" in block or "original-recipient" in block
-    ]
+    blocks = [b for b in _field_blocks(text) if "final-recipient" in b or "original-recipient" in b]
+    outcomes = [_dsn_outcome(block) for block in blocks]
     for outcome, kind in (("failed", Kind.BOUNCE), ("delayed", Kind.DELAY)):
-        if any(o == outcome for o, _ in outcomes):
+        failed = [block for block, o in zip(blocks, outcomes) if o == outcome]
+        if failed:
             found: list[str] = []
-            _add(found, (address for o, address in outcomes if o == outcome))
-            recipients = tuple(found) or _failed_recipients(mail, _report_text(mail))
-            return Classification(kind, f"DSN (RFC 3464), action {outcome}", recipients)
-    if outcomes and all(o == "delivered" for o, _ in outcomes):
+            _add(found, (_dsn_address(block) for block in failed))
+            body = _report_text(mail)
+            recipients = tuple(found) or _failed_recipients(mail, body)
+            status = next(filter(None, map(_dsn_status, failed)), None) or _status_in_text(body)
+            return Classification(kind, f"DSN (RFC 3464), action {outcome}", recipients, status)
+    if outcomes and all(o == "delivered" for o in outcomes):
         return Classification(Kind.AUTO_REPLY, "DSN (RFC 3464), action delivered")
     # No readable per-recipient status: the human-readable part has to tell.
     body = _report_text(mail)
     kind = Kind.DELAY if _DELAY.search(body) or _DELAY.search(mail.subject) else Kind.BOUNCE
-    return Classification(kind, "DSN (RFC 3464) without recipient status", _failed_recipients(mail, body))
+    return Classification(kind, "DSN (RFC 3464) without recipient status", _failed_recipients(mail, body),
+                          _status_in_text(body))
 
 
 def _delivery_status_text(mail: ParsedMail, evidence: str | None) -> str | None:
@@ -197,6 +201,14 @@ def _dsn_outcome(block: dict[str, str]) -> str | None:
     return _STATUS_CLASSES.get(status[:1])
 
 
+def _dsn_status(block: dict[str, str]) -> str | None:
+    for field in ("status", "diagnostic-code"):
+        match = _ENHANCED_STATUS.search(block.get(field, ""))
+        if match:
+            return match.group(0)
+    return _status_in_text(block.get("diagnostic-code", ""))
+
+
 def _dsn_address(block: dict[str, str]) -> str | None:
     # Original-Recipient is the address the sender used; Final-Recipient may be an alias target.
     for field in ("original-recipient", "final-recipient"):
@@ -227,7 +239,8 @@ _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("Yahoo format", r"unable to deliver (?:your )?message to the following address"),
         ("AOL format", r"your mail to the following recipients could not be delivered"),
         ("delivery failure text",
-         r"could not be delivered|cannot be delivered|was not delivered|not (?:yet )?been delivered"
+         r"(?:could|can)(?: ?not|n't) be delivered|was(?: not|n't) delivered"
+         r"|not (?:yet )?been delivered"
          r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
          r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
          r"|delivery status notification|non-delivery|returned mail|failed addresses"
@@ -266,7 +279,41 @@ def _bounce_text(mail: ParsedMail, evidence: str | None) -> Classification | Non
     if name is None:
         return None
     kind = Kind.DELAY if delayed else Kind.BOUNCE
-    return Classification(kind, f"{name}; {evidence}", _failed_recipients(mail, body))
+    return Classification(kind, f"{name}; {evidence}", _failed_recipients(mail, body),
+                          _status_in_text(_before_returned_copy(body)))
+
+
+# RFC 3463 enhanced status codes, and the basic SMTP reply code where a report quotes the
+# remote server ("said: 550 ...", "550-...", "<user@x>... 550 User unknown").
+_ENHANCED_STATUS = re.compile(r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])")
+_SMTP_CODE = re.compile(r"(?:^|said:|error:|\.\.\.|[>):])[ \t]*([45][0-5]\d)(?=[ \t-])", re.M | re.I)
+# Wording with no code, as the common formats write it; each read as the code it stands for.
+_STATUS_WORDING: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (status, re.compile(pattern, re.I))
+    for status, pattern in (
+        ("5.2.2", r"mailbox (?:is )?full|over (?:the )?quota|quota exceeded|exceeded (?:the |their |its )?"
+                  r"(?:storage|quota)|insufficient (?:system )?storage"),
+        ("5.1.1", r"user unknown|unknown user|no such (?:user|recipient|mailbox|address)|unknown recipient"
+                  r"|(?:user|mailbox|address|account|recipient) (?:does not|doesn't) exist|invalid recipient"
+                  r"|(?:recipient )?address rejected|not a valid (?:mailbox|recipient|user)|no mailbox here"
+                  r"|mailbox (?:unavailable|not found)|unrouteable address|no longer (?:active|valid)"
+                  r"|(?:recipient|user) name is not recognized|wasn't found at|address not found"
+                  r"|address couldn't be found"),
+        ("5.2.1", r"account (?:has been |is )?(?:disabled|suspended|closed|inactive)"),
+        ("5.1.2", r"host (?:or domain name )?not found|domain (?:does not|doesn't) exist|no such domain"),
+    )
+)
+
+
+def _status_in_text(text: str) -> str | None:
+    """The first status a report's text gives for a failure."""
+    match = _ENHANCED_STATUS.search(text)
+    if match:
+        return match.group(0)
+    code = _SMTP_CODE.search(text)
+    if code:
+        return code.group(1)
+    return next((status for status, pattern in _STATUS_WORDING if pattern.search(text)), None)
 
 
 # Lines from which on a bounce quotes the returned message: addresses below are not failures.
@@ -376,6 +423,20 @@ _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("it", r"risposta automatica"),
     ("nl", r"automatisch antwoord"),
     ("pt", r"resposta autom[áa]tica"),
+    ("sv", r"automatiskt svar"),
+    ("sv", r"fr[åa]nvaro(?:meddelande)?"),
+    ("da/no", r"automatisk svar"),
+    ("da/no", r"frav[æa]rende"),
+    ("fi", r"automaattinen vastaus"),
+    ("fi", r"poissa toimistolta"),
+    ("pl", r"(?:automatyczna odpowied[źz]|odpowied[źz] automatyczna)"),
+    ("cs", r"automatick[áa] odpov[ěe][ďd]"),
+    ("tr", r"otomatik yan[ıi]t"),
+    ("hu", r"automatikus v[áa]lasz"),
+    ("ru", r"автоматический ответ|автоответ"),
+    ("uk", r"автоматична відповідь"),
+    ("ja", r"自動応答|自動返信|不在(?:通知|のお知らせ)"),
+    ("zh", r"自动回复|自动答复|自動回覆|自動回復"),
 )
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：(\[]|[-–]\s|$)", re.I

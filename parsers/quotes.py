@@ -3,12 +3,16 @@
 Plain text is read top to bottom and cut at the first line that starts quoted history
 (an attribution line, an Outlook header block, an "Original Message" separator) or a
 signature (the "-- " delimiter, a mobile footer). A `>` quote that the writer answers
-below is kept together with the answer. Then the tail is peeled: a trailing `>` quote,
-a mailing-list footer, a separator rule, a short sign-off.
+below is kept together with the answer; a mobile footer above everything else (where iOS
+and Android put it, and leave it when the writer answers below the quote) is cut off the
+top. Then the tail is peeled: a trailing `>` quote, a mailing-list footer, a separator
+rule, a short sign-off.
 
-HTML-only mail is converted to text with the stdlib parser first; the quote containers
-of the common clients become `>` quotes and signatures are dropped, so both kinds of
-mail go through the same rules.
+HTML is converted to text with the stdlib parser first (html.py); the quote containers of
+the common clients become `>` quotes, their attribution elements count as attributions and
+signatures are dropped, so both kinds of mail go through the same rules. The HTML part is
+trimmed that way even when the text part gives the post's text: Reply.html is its new part,
+cut where the kept text ends in it and sanitized (sanitize.py).
 
 Everything is linear in the input: patterns only ever see one short line or a few joined
 lines, never the whole text.
@@ -19,13 +23,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parsers.html import HtmlText, html_to_text  # noqa: F401  (HtmlText re-exported)
+from parsers.html import HtmlText, html_to_text
+from parsers.sanitize import sanitize_html, text_to_html
 
 
 @dataclass(frozen=True)
 class Reply:
     text: str     # the writer's new text only; leading/trailing blank lines stripped
     trimmed: str  # everything that was cut, for audit; "" if nothing
+    # The new part of the mail's HTML part, sanitized for display (sanitize.py). The HTML
+    # part's own rendering is trimmed by the same rules, and the HTML is cut where its kept
+    # text ends (and, below a mobile footer cut off the top, starts), signature elements
+    # taken out. HTML nested too deep to sanitize quickly is given as its kept text, in <p>.
+    # "" when nothing new is left; None when the mail has no HTML part.
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,44 +182,87 @@ FOOTERS_WITH_MY: dict[str, tuple[str, ...]] = {
     "no": ("sendt fra min ",),
     "pl": ("wysłane z mojego ", "wysłano z mojego "),
     "ru": ("отправлено с моего ",),
+    "uk": ("надіслано з мого ",),
+    "zh": ("发自我的", "發自我的", "从我的", "從我的"),  # no space before the device: "发自我的iPhone"
 }
 FOOTERS_GENERIC: dict[str, tuple[str, ...]] = {
     "en": ("sent from ", "sent with ", "sent via ", "sent using ", "get outlook for "),
-    "fr": ("envoyé de ", "envoyé depuis ", "envoyé à partir de ", "obtenir outlook pour "),
+    "fr": ("envoyé de ", "envoyé depuis ", "envoyé à partir de ", "obtenir outlook pour ", "télécharger outlook pour "),
     "de": ("gesendet von ", "gesendet mit ", "holen sie sich outlook für "),
     "es": ("enviado desde ", "obtener outlook para "),
-    "pt": ("enviado do ", "enviado de ", "enviado a partir do "),
+    "pt": ("enviado do ", "enviado de ", "enviado a partir do ", "obter o outlook para "),
+    "it": ("scarica outlook per ",),
     "nl": ("verzonden vanaf ", "verzonden met ", "download outlook voor "),
-    "sv": ("skickat från ",),
-    "da": ("sendt fra ",),
-    "no": ("sendt fra ",),
-    "pl": ("wysłane z ",),
+    "sv": ("skickat från ", "hämta outlook för "),
+    "da": ("sendt fra ", "hent outlook til "),
+    "no": ("sendt fra ", "få outlook for "),
+    "fi": ("lähetetty ",),
+    "pl": ("wysłane z ", "wysłano z ", "pobierz outlook dla "),
+    "cs": ("odesláno z ",),
     "ru": ("отправлено с ", "отправлено из "),
+    "uk": ("надіслано з ", "надіслано із "),
 }
-FOOTER_PRODUCTS = frozenset(
-    "iphone ipad ipod android ios outlook mail yahoo aol gmail samsung galaxy blackberry windows "
-    "mobile phone smartphone tablet device typeapp proton protonmail spark bluemail airmail edison "
-    "huawei xiaomi pixel nokia motorola htc sony oneplus verizon handy mobil móvil celular "
-    "téléphone portable smartfon".split()
+# The footers that end with the verb: "iPhoneから送信", "iPhone에서 보냄", "從我的 iPhone 傳送",
+# "Outlook für Android herunterladen"; the words before it need a product word.
+FOOTER_ENDINGS: dict[str, tuple[str, ...]] = {
+    "ja": ("から送信",),
+    "ko": ("에서 보냄",),
+    "zh": ("傳送", "发送"),
+    "tr": ("'dan gönderildi", "’dan gönderildi", "'umdan gönderildi", "’umdan gönderildi"),
+    "de": (" herunterladen",),
+    "nl": (" downloaden",),
+}
+# Product words of a footer. Brands may carry an inflection ("iPhone'a", "iPhonesta");
+# the common nouns must be the word itself ("Sent from devices in the lab" is no footer).
+FOOTER_BRANDS = (
+    "iphone ipad ipod android ios outlook yahoo aol gmail samsung galaxy blackberry windows typeapp proton "
+    "spark bluemail airmail edison huawei xiaomi pixel nokia motorola htc sony oneplus verizon".split()
 )
+FOOTER_PRODUCTS = frozenset(
+    "mail mobile phone smartphone tablet device handy mobil móvil celular téléphone portable smartfon "
+    "телефон смартфон".split()
+)
+# Outlook's text part writes its footer's link as "text<url>": "Get Outlook for iOS<https://aka.ms/o0ukef>"
+_OUTLOOK_APP_LINK = re.compile(r"\S<https://aka\.ms/\w+>")
 
 # A sign-off line that opens a short signature block at the end: "Regards,\nJohn".
 VALEDICTIONS: dict[str, tuple[str, ...]] = {
-    "en": ("regards", "best regards", "kind regards", "warm regards", "warmest regards",
+    "en": ("regards", "best regards", "kind regards", "warm regards", "warmest regards", "many regards",
            "best wishes", "all the best", "best", "cheers", "thanks", "thank you", "many thanks",
-           "thanks again", "thanks in advance", "sincerely", "yours sincerely", "sincerely yours",
-           "yours truly", "yours", "respectfully", "take care"),
-    "fr": ("cordialement", "bien cordialement", "bien à vous", "merci", "salutations", "amicalement"),
-    "de": ("mit freundlichen grüßen", "mit freundlichen grüssen", "freundliche grüße",
-           "viele grüße", "liebe grüße", "beste grüße", "grüße", "gruß", "danke", "vielen dank", "mfg"),
-    "es": ("saludos", "un saludo", "atentamente", "gracias", "cordialmente"),
-    "it": ("cordiali saluti", "distinti saluti", "saluti", "grazie"),
-    "nl": ("met vriendelijke groet", "vriendelijke groeten", "groeten", "groetjes", "bedankt"),
-    "pt": ("atenciosamente", "obrigado", "obrigada", "abraços", "cumprimentos"),
-    "sv": ("med vänlig hälsning", "vänliga hälsningar", "hälsningar", "tack", "mvh"),
-    "da": ("med venlig hilsen", "venlig hilsen", "hilsen", "tak"),
-    "no": ("med vennlig hilsen", "vennlig hilsen", "hilsen", "takk"),
-    "pl": ("pozdrawiam", "z poważaniem", "dziękuję"),
+           "thanks again", "thanks in advance", "thanks so much", "thank you very much", "with thanks",
+           "sincerely", "yours sincerely", "sincerely yours", "yours truly", "yours", "respectfully",
+           "take care", "talk soon"),
+    "fr": ("cordialement", "bien cordialement", "bien à vous", "bien à toi", "merci", "merci beaucoup",
+           "merci d'avance", "merci d’avance", "salutations", "sincères salutations", "meilleures salutations",
+           "amicalement", "bonne journée"),
+    "de": ("mit freundlichen grüßen", "freundliche grüße", "viele grüße", "liebe grüße", "beste grüße",
+           "herzliche grüße", "schöne grüße", "grüße", "gruß", "lg", "vg", "danke", "vielen dank",
+           "danke und gruß", "mfg"),
+    "es": ("saludos", "un saludo", "saludos cordiales", "atentamente", "gracias", "muchas gracias", "cordialmente",
+           "un abrazo"),
+    "it": ("cordiali saluti", "distinti saluti", "saluti", "un saluto", "grazie", "grazie mille", "cordialmente",
+           "buona giornata"),
+    "nl": ("met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groeten", "vriendelijke groet",
+           "hartelijke groet", "groeten", "groet", "groetjes", "bedankt", "mvg"),
+    "pt": ("atenciosamente", "obrigado", "obrigada", "abraços", "abraço", "cumprimentos", "cordialmente",
+           "att", "melhores cumprimentos", "com os melhores cumprimentos"),
+    "sv": ("med vänlig hälsning", "med vänliga hälsningar", "vänliga hälsningar", "vänlig hälsning",
+           "hälsningar", "bästa hälsningar", "tack", "mvh"),
+    "da": ("med venlig hilsen", "venlig hilsen", "de bedste hilsner", "bedste hilsner", "hilsen", "kærlig hilsen",
+           "tak", "mvh"),
+    "no": ("med vennlig hilsen", "vennlig hilsen", "beste hilsen", "hilsen", "takk", "mvh"),
+    "fi": ("ystävällisin terveisin", "parhain terveisin", "terveisin", "kiittäen", "kiitos", "yst. terv"),
+    "pl": ("pozdrawiam", "serdecznie pozdrawiam", "pozdrowienia", "z poważaniem", "z wyrazami szacunku",
+           "dziękuję"),
+    "cs": ("s pozdravem", "děkuji"),
+    "hu": ("üdvözlettel", "köszönöm"),
+    "tr": ("teşekkürler", "teşekkür ederim", "saygılarımla", "iyi çalışmalar"),
+    "ru": ("с уважением", "спасибо", "заранее спасибо", "всего доброго", "всего хорошего",
+           "с наилучшими пожеланиями"),
+    "uk": ("з повагою", "дякую", "заздалегідь дякую", "з найкращими побажаннями", "всього найкращого"),
+    "zh": ("谢谢", "謝謝", "此致", "此致敬礼", "祝好"),
+    "ja": ("よろしくお願いいたします", "よろしくお願いします", "宜しくお願い致します"),
+    "ko": ("감사합니다",),
 }
 
 
@@ -225,8 +279,10 @@ _SEPARATORS = frozenset(_flatten(ORIGINAL_MESSAGE) + _flatten(FORWARDED_MESSAGE)
 _FORWARD_INTROS = _flatten(FORWARD_INTROS)
 _FOOTERS_WITH_MY = _flatten(FOOTERS_WITH_MY)
 _FOOTERS_GENERIC = _flatten(FOOTERS_GENERIC)
+_FOOTER_ENDINGS = _flatten(FOOTER_ENDINGS)
 _FOOTER_STARTS = _FOOTERS_WITH_MY + _FOOTERS_GENERIC
-_VALEDICTIONS = frozenset(_flatten(VALEDICTIONS))
+_FOOTER_BRANDS = tuple(FOOTER_BRANDS)
+_VALEDICTIONS = frozenset(word.casefold() for word in _flatten(VALEDICTIONS))
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}|\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b")
@@ -239,6 +295,7 @@ MAX_HEADER_LINES = 12
 SIGNOFF_MAX_LINES = 6  # lines under "Regards," that still make a signature block
 LIST_FOOTER_MAX_LINES = 8
 MAX_PEELS = 20  # tail pieces peeled off one after the other (quote, footer, sign-off...)
+MAX_HTML_NESTING = 256  # elements open at once; HTML nested deeper is kept as its text
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,13 +303,17 @@ MAX_PEELS = 20  # tail pieces peeled off one after the other (quote, footer, sig
 
 
 def extract_reply(text: str | None, html: str | None = None) -> Reply:
-    """The writer's new text of a reply, and what was cut off."""
+    """The writer's new text of a reply, what was cut off, and the new part of its HTML.
+
+    The text comes from the text part when there is one, else from the HTML part.
+    """
+    from_html = _trim_html(html) if html is not None else None
     if text and not text.isspace():
-        return _trim(text)
-    if html and not html.isspace():
-        converted = html_to_text(html, for_reply=True)
-        reply = _trim(converted.text)
-        return Reply(reply.text, _join(reply.trimmed, converted.dropped))
+        lines = split_lines(text)
+        kept, trimmed = _texts(lines, _cut(lines))
+        return Reply(kept, trimmed, None if from_html is None else from_html.html)
+    if from_html is not None:
+        return from_html
     return Reply("", "")
 
 
@@ -264,12 +325,63 @@ def _join(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _trim(text: str) -> Reply:
-    lines = split_lines(text)
-    end = _peel(lines, _first_cut(lines))
-    start = _first_text(lines, 0, end)
-    cut_start = _first_text(lines, end, len(lines))
-    return Reply("\n".join(lines[start:end]).rstrip(), "\n".join(lines[cut_start:]).rstrip())
+@dataclass(frozen=True)
+class _Cut:
+    head: int   # lines above this one were cut (a mobile footer on top); 0 if none
+    start: int  # the new text: lines[start:end]
+    end: int
+    rest: int   # the first line of what was cut below it
+
+
+# (first line, number of lines) of attributions the HTML marked as such, by the element
+Attributions = dict[int, int]
+
+
+def _cut(lines: list[str], known: Attributions | None = None) -> _Cut:
+    known = known or {}
+    head, cut = _first_cut(lines, known)
+    end = _peel(lines, cut, head, known)
+    start = _first_text(lines, head, end)
+    end = max(start, end)
+    return _Cut(head, start, end, _first_text(lines, end, len(lines)))
+
+
+def _texts(lines: list[str], cut: _Cut) -> tuple[str, str]:
+    """(new text, trimmed text)."""
+    above = "\n".join(line for line in lines[:cut.head] if not _blank(line))
+    return "\n".join(lines[cut.start:cut.end]).rstrip(), _join(above, "\n".join(lines[cut.rest:]).rstrip())
+
+
+def _trim_html(html: str) -> Reply:
+    if html.isspace():
+        return Reply("", "", "")
+    converted = html_to_text(html, for_reply=True)
+    lines = split_lines(converted.text)
+    cut = _cut(lines, dict(converted.attributions))
+    kept, trimmed = _texts(lines, cut)
+    deepest = max(converted.nesting[cut.start:cut.end], default=0)
+    # the sanitizer's HTML parser takes quadratic time over deeply nested elements
+    shown = text_to_html(kept) if deepest > MAX_HTML_NESTING else sanitize_html(_html_between(converted, cut))
+    return Reply(kept, _join(trimmed, converted.dropped), shown)
+
+
+def _html_between(converted: HtmlText, cut: _Cut) -> str:
+    """The source of the kept lines: from the start (or, below a cut head, from the first
+    kept line) to the end of the last kept line's content, without the removed elements."""
+    spans = [span for span in converted.spans[cut.start:cut.end] if span]
+    if not spans:
+        return ""
+    source = converted.source
+    at = spans[0][0] if cut.head else 0
+    end = max(span[1] for span in spans)
+    pieces = []
+    for start, stop in sorted(converted.removed):
+        if stop <= at or start >= end:
+            continue
+        pieces.append(source[at:start])
+        at = stop
+    pieces.append(source[at:end])
+    return "".join(pieces)
 
 
 def _first_text(lines: list[str], start: int, end: int) -> int:
@@ -327,20 +439,36 @@ def is_forward_intro(line: str) -> bool:
 
 
 def is_mobile_footer(line: str) -> bool:
+    """ "Sent from my iPhone", "iPhoneから送信", "Get Outlook for iOS<https://aka.ms/o0ukef>"."""
     if len(line) > 200:
         return False
-    s = " ".join(_ANGLE_LINK.sub(" ", line).split()).casefold().rstrip(".!")
-    if len(s) > 80:
+    low = line.casefold()
+    if "aka.ms/" in low and "outlook" in low and _OUTLOOK_APP_LINK.search(line) \
+            and len(_ANGLE_LINK.sub(" ", line).split()) <= 8:
+        return True
+    # "--Sent from my iPhone": a delimiter written on the same line
+    low = low.strip().lstrip("-–— ")
+    if not low.startswith(_FOOTER_STARTS) and not low.rstrip(".!。").endswith(_FOOTER_ENDINGS):
+        return False
+    # only the first sentence counts: "Sent from my Android device with K-9 Mail. Please excuse my brevity."
+    s = " ".join(_ANGLE_LINK.sub(" ", low).split()).split(". ")[0].rstrip(".!。")
+    if not s or len(s) > 80:
         return False
     for prefix in _FOOTERS_WITH_MY:
         if s.startswith(prefix) and len(s[len(prefix):].split()) <= 5:
             return True
     for prefix in _FOOTERS_GENERIC:
-        if s.startswith(prefix):
-            rest = s[len(prefix):].replace(",", " ").split()
-            if len(rest) <= 5 and any(word in FOOTER_PRODUCTS for word in rest):
-                return True
+        if s.startswith(prefix) and _names_a_product(s[len(prefix):]):
+            return True
+    for ending in _FOOTER_ENDINGS:
+        if s.endswith(ending) and _names_a_product(s[:-len(ending)], words=3):
+            return True
     return False
+
+
+def _names_a_product(text: str, words: int = 5) -> bool:
+    found = [word.strip("()") for word in text.replace(",", " ").split()]
+    return 0 < len(found) <= words and any(word in FOOTER_PRODUCTS or word.startswith(_FOOTER_BRANDS) for word in found)
 
 
 def header_field(line: str) -> tuple[str, str] | None:
@@ -509,9 +637,9 @@ def _is_boundary(lines: list[str], i: int) -> bool:
     head = line[:100].lstrip()
     if head[:1] in ("-", "=", "_") and is_separator(line):
         return True
-    low = head[:40].casefold()
-    if low.startswith(_FOOTER_STARTS) and is_mobile_footer(line):
+    if is_mobile_footer(line):
         return True
+    low = head[:40].casefold()
     if low.startswith(_FORWARD_INTROS) and is_forward_intro(line):
         return True
     return header_block_at(lines, i) is not None
@@ -521,48 +649,61 @@ def _is_boundary(lines: list[str], i: int) -> bool:
 # Plain-text trimming
 
 
-def _first_cut(lines: list[str]) -> int:
-    """Index of the first line of quoted history or signature; len(lines) if none."""
+def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
+    """(head, cut): the new text lies between them. cut is the first line of quoted history
+    or signature (len(lines) if none). head is past a mobile footer written above
+    everything else: iOS and Android put it at the top of the compose area, and it stays
+    there when the writer answers below the quote."""
+    head = 0
+    text_above = False
     i = 0
     while i < len(lines):
         line = lines[i]
-        if not line or line.isspace() or _QUOTED.match(line):
+        if not line or line.isspace():
+            i += 1
+            continue
+        if _QUOTED.match(line):
+            text_above = True
             i += 1
             continue
         if _is_boundary(lines, i):
-            return i
-        size = attribution_at(lines, i)
+            if text_above or not is_mobile_footer(line):
+                return head, i
+            head = i = i + 1
+            continue
+        text_above = True
+        size = known.get(i) or attribution_at(lines, i)
         if size:
-            answer = _inline_answer(lines, i + size)
+            answer = _inline_answer(lines, i + size, known)
             if answer is None:
-                return i
+                return head, i
             i = answer
             continue
         i += 1
-    return len(lines)
+    return head, len(lines)
 
 
-def _inline_answer(lines: list[str], j: int) -> int | None:
+def _inline_answer(lines: list[str], j: int, known: Attributions) -> int | None:
     """After an attribution: where the writer's answer below the `>` quote starts, if any."""
     j = _first_text(lines, j, len(lines))
     if j >= len(lines) or not _quoted(lines[j]):
         return None
     while j < len(lines) and (_blank(lines[j]) or _in_quote(lines, j)):
         j += 1
-    if j >= len(lines) or _is_rule(lines[j]) or _is_boundary(lines, j) or attribution_at(lines, j):
+    if j >= len(lines) or _is_rule(lines[j]) or _is_boundary(lines, j) or known.get(j) or attribution_at(lines, j):
         return None
     return j
 
 
-def _peel(lines: list[str], end: int) -> int:
+def _peel(lines: list[str], end: int, head: int, known: Attributions) -> int:
     """Drop what hangs at the end of the new text: quotes, footers, sign-offs."""
-    first_text = _first_text(lines, 0, end)
+    first_text = _first_text(lines, head, end)
     for _ in range(MAX_PEELS):
         before = end
         end = _peel_quote(lines, end)
         end = _peel_rule(lines, end)
         end = _peel_list_footer(lines, end)
-        end = _peel_attribution(lines, end)
+        end = _peel_attribution(lines, end, known)
         end = _peel_signoff(lines, end, first_text)
         if end == before:
             break
@@ -604,8 +745,11 @@ def _peel_list_footer(lines: list[str], end: int) -> int:
     return end
 
 
-def _peel_attribution(lines: list[str], end: int) -> int:
+def _peel_attribution(lines: list[str], end: int, known: Attributions) -> int:
     e = _rstrip_blank(lines, end)
+    for start, size in known.items():
+        if start + size == e:
+            return start
     for size in (1, 2, 3):
         if e - size >= 0 and attribution_at(lines, e - size) == size:
             return e - size
@@ -630,15 +774,25 @@ def _peel_signoff(lines: list[str], end: int, first_text: int) -> int:
 
 
 def _is_dash_signoff(line: str) -> bool:
-    """ "-Abhishek Kona": a dash and a capitalised name of up to three words."""
+    """ "-Abhishek Kona", "--Bob", "---/dev/il": a name or a handle glued to one to three dashes.
+    After one dash the name must be capitalised ("-milk" is a list item); after two or three
+    it must not start in lower case ("--verbose" is an option)."""
     s = line.rstrip()
-    if not 2 <= len(s) <= 40 or s[0] not in "-–" or not s[1].isalpha():
+    rest = s.lstrip("-–—")
+    dashes = len(s) - len(rest)
+    if not 1 <= dashes <= 3 or not 1 <= len(rest) <= 30 or rest[0].islower():
         return False
-    words = s[1:].split()
-    return len(words) <= 3 and all(w[0].isupper() and w.replace(".", "").replace("'", "").replace("-", "").isalpha()
-                                   for w in words)
+    if not (rest[0].isalnum() or rest[0] in "/~@"):  # "-- John" is a delimiter, "--> see" an arrow
+        return False
+    words = rest.split()
+    if len(words) > 3:
+        return False
+    if dashes > 1:
+        return any(char.isalpha() for char in rest)
+    return rest[0].isalpha() and all(w[0].isupper() and w.replace(".", "").replace("'", "").replace("-", "").isalpha()
+                                     for w in words)
 
 
 def _is_valediction(line: str) -> bool:
     s = line.strip()
-    return len(s) <= 40 and s.rstrip(",.!").strip().casefold() in _VALEDICTIONS
+    return len(s) <= 40 and s.rstrip(",.!。").strip().casefold() in _VALEDICTIONS

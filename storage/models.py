@@ -123,6 +123,12 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     BOUNCED = "bounced"
+    SUPPRESSED = "suppressed"  # not sent: delivery to the address is stopped after bounces
+
+
+class BounceSeverity(enum.StrEnum):
+    HARD = "hard"  # the address cannot receive mail: one stops delivery
+    SOFT = "soft"  # a failure that may pass (mailbox full, policy, unknown cause): repeated ones stop it
 
 
 class Account(Base):
@@ -205,7 +211,8 @@ class InboundMessage(Base):
 
 class InboundOutcome(Base):
     __tablename__ = "inbound_outcomes"
-    __table_args__ = (Index("uq_inbound_dedupe", "dedupe_key", unique=True),)
+    __table_args__ = (Index("uq_inbound_dedupe", "dedupe_key", unique=True),
+                      Index("uq_inbound_content", "content_key", unique=True))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
@@ -213,8 +220,10 @@ class InboundOutcome(Base):
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
     reason: Mapped[str] = mapped_column(CleanText, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    # set only for outcomes that changed something, so the same message can never act twice
+    # set only for outcomes that changed something, so the same message can never act twice:
+    # dedupe_key by Message-ID and sender, content_key by what the sender wrote (see pipeline)
     dedupe_key: Mapped[str | None] = mapped_column(String(128))
+    content_key: Mapped[str | None] = mapped_column(String(128))
 
     message: Mapped[InboundMessage] = relationship(back_populates="outcomes")
 
@@ -300,3 +309,54 @@ class RefusalNotice(Base):
     address: Mapped[str] = mapped_column(String(320))
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+
+
+# --- delivery state per address (issue 5) --------------------------------------------------
+
+class Bounce(Base):
+    """A bounce tied (by its VERP address) to one outbox copy."""
+
+    __tablename__ = "bounces"
+    __table_args__ = (Index("ix_bounces_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    severity: Mapped[BounceSeverity] = mapped_column(_enum(BounceSeverity, "bounce_severity"))
+    status: Mapped[str | None] = mapped_column(String(20))  # "5.1.1", "550", or None when not given
+    reason: Mapped[str] = mapped_column(CleanText, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+
+
+class DeliveryStop(Base):
+    """An address the gateway no longer sends to, since hard or repeated soft bounces.
+
+    A row with stopped_at NULL was resumed by staff; bounces before resumed_at no longer count."""
+
+    __tablename__ = "delivery_stops"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(CleanText)
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resumed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+# --- the HTTP API --------------------------------------------------------------------------
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API; it acts as its account, under the same rules as the CLI.
+    Only the token's SHA-256 is kept: the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(CleanString(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    account: Mapped[Account] = relationship()

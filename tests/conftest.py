@@ -16,6 +16,8 @@ from storage.db import upgrade
 from storage.models import Base
 from support import Clock, RunningGateway, Sink, cli, free_port
 
+pytest_plugins = ["dovecot"]  # the IMAP tests' fixtures: a real Dovecot, its certificate, gateways using it
+
 PG_SERVER = os.environ.get("GATEWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

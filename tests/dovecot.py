@@ -1,4 +1,5 @@
-"""A real Dovecot IMAP server for the tests: own configuration, temporary mail store, loopback port.
+"""A real Dovecot IMAP server for the tests (own configuration, temporary mail store, loopback port),
+and the fixtures and helpers the IMAP tests share (a test module imports the fixtures it uses).
 
 Needs Debian's `dovecot-imapd` (`.ci/run` installs it). As root, Dovecot refuses to give mail to
 uid 0, so the mail store belongs to the `mail` user and the userdb maps every user to it; as any
@@ -8,6 +9,7 @@ other user, everything runs as that user. Login processes run without chroot.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -16,15 +18,21 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
+import pytest
 from imapclient import IMAPClient
+from sqlalchemy import func, select
 
-from support import free_port
+from storage.models import InboundOutcome, Outcome, Post
+from support import RunningGateway, free_port, make_mail, wait_until
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "support"
 PASSWORD = "imap-test-password"
+# capabilities of a server that does not offer IDLE (`imap_capability` replaces Dovecot's own list)
+WITHOUT_IDLE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UNSELECT CHILDREN NAMESPACE UIDPLUS MOVE"
 
 _CONFIG = """\
 # written by tests/dovecot.py
@@ -48,6 +56,7 @@ mail_fsync = never
 maildir_very_dirty_syncs = no
 imap_idle_notify_interval = 2 mins
 shutdown_clients = yes
+{capability}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -102,9 +111,10 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 class Dovecot:
     """One Dovecot instance; start(), stop(), restart() keep the port and the mail store.
 
-    Plain IMAP (with STARTTLS when given a certificate) on `port`; IMAPS on `tls_port` then."""
+    Plain IMAP (with STARTTLS when given a certificate) on `port`; IMAPS on `tls_port` then.
+    With idle=False the server does not offer IDLE, like some providers."""
 
-    def __init__(self, certificate: tuple[Path, Path] | None = None):
+    def __init__(self, certificate: tuple[Path, Path] | None = None, idle: bool = True):
         self.port = free_port()
         self.tls_port = free_port() if certificate else 0
         ssl_settings = "ssl = no"
@@ -128,8 +138,9 @@ class Dovecot:
         (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         self.config = self.root / "dovecot.conf"
         self.config.write_text(_CONFIG.format(
-            root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl_settings, uid=self.uid, gid=self.gid, internal=internal,
-            internal_group=internal_group, login=login, auth_user=auth_user))
+            root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl_settings, uid=self.uid, gid=self.gid,
+            internal=internal, internal_group=internal_group, login=login, auth_user=auth_user,
+            capability="" if idle else f"imap_capability = {WITHOUT_IDLE}"))
         self._process: subprocess.Popen | None = None
         self._client: IMAPClient | None = None
 
@@ -226,6 +237,11 @@ class Dovecot:
                 client.append(folder, raw)
         self._call(append)
 
+    def deliver(self, raw: bytes, sender: str, recipient: str) -> None:
+        """What a provider's delivery puts in the INBOX: the message with its envelope on top
+        (Return-Path, "" for the null sender, and Delivered-To)."""
+        self.append(f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode() + raw)
+
     def uids(self, folder: str = "INBOX") -> list[int]:
         def uids(client: IMAPClient) -> list[int]:
             if not client.folder_exists(folder):
@@ -256,3 +272,80 @@ class Dovecot:
                 path.unlink()
         time.sleep(1.1)  # UIDVALIDITY is a timestamp: make sure the new one differs
         self.start()
+
+
+# --- fixtures for the IMAP tests --------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def _running(certificate, idle: bool = True):
+    if not available():
+        if os.environ.get("CI"):
+            pytest.fail("Dovecot (dovecot-imapd) is required in CI and is not installed")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    server = Dovecot(certificate, idle=idle)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def dovecot(certificate):
+    yield from _running(certificate)
+
+
+@pytest.fixture
+def dovecot_without_idle(certificate):
+    yield from _running(certificate, idle=False)
+
+
+def imap_settings(server: Dovecot) -> dict[str, str]:
+    """The gateway's settings (lower-case GATEWAY_* names) for reading this server's mailbox."""
+    return {"imap_host": "127.0.0.1", "imap_port": str(server.port), "imap_user": USER, "imap_password": PASSWORD,
+            "imap_ssl": "false", "imap_lease": "4s", "imap_poll_interval": "1s"}
+
+
+@pytest.fixture
+def start_gateway(gateway_with, dovecot):
+    """Starts a gateway (several may share the database) that reads the Dovecot mailbox."""
+    def start(**settings) -> RunningGateway:
+        return gateway_with(**{**imap_settings(dovecot), **settings})
+    return start
+
+
+# --- what the gateway made of the mail --------------------------------------------------------
+
+def post_count(gw: RunningGateway, ticket: int) -> int:
+    with gw.gateway.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Post).where(Post.ticket_id == ticket))
+
+
+def outcomes(gw: RunningGateway) -> list[Outcome]:
+    with gw.gateway.sessions() as session:
+        return list(session.scalars(select(InboundOutcome.outcome).order_by(InboundOutcome.id)))
+
+
+def wait_decided(gw: RunningGateway, count: int, timeout: float = 15) -> None:
+    """Until `count` outcomes are committed (any mail they cause is queued in the same transaction)."""
+    wait_until(lambda: len(outcomes(gw)) >= count, timeout, f"{count} inbound outcome(s)")
+
+
+def health(gw: RunningGateway) -> dict:
+    with urllib.request.urlopen(gw.url("/healthz"), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def mailbox_state(gw: RunningGateway) -> dict:
+    return health(gw)["mailboxes"][0]
+
+
+def wait_idle(gw: RunningGateway, timeout: float = 20) -> None:
+    wait_until(lambda: mailbox_state(gw)["state"] == "idle", timeout, "the poller to be idling")
+
+
+def reply(sender: str, address: str, body: str, **kwargs) -> bytes:
+    """A reply to ticket #1's reply address, as a mail client writes it."""
+    return make_mail(sender, address, "Re: [#1] Special blend survey", body, **kwargs)

@@ -7,9 +7,13 @@ import contextlib
 import email
 import email.policy
 import io
+import json
+import os
 import re
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -236,6 +241,9 @@ class HttpResult:
     body: str
     headers: dict = field(default_factory=dict)
 
+    def json(self):
+        return json.loads(self.body)
+
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
@@ -245,15 +253,32 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def http(method: str, url: str, form: dict | None = None) -> HttpResult:
+def http(method: str, url: str, form: dict | None = None, *, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> HttpResult:
     """One request; redirects are not followed, so a test sees any 3xx."""
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
+    data = urllib.parse.urlencode(form).encode() if form is not None else body
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with _opener.open(request, timeout=30) as response:
             return HttpResult(response.status, response.read().decode(), dict(response.headers))
     except urllib.error.HTTPError as error:
         return HttpResult(error.code, error.read().decode(), dict(error.headers))
+
+
+def api(gw, method: str, path: str, token: str | None, payload=None, *, body: bytes | None = None) -> HttpResult:
+    """A call to the gateway's HTTP API with a bearer token (None: without one)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if payload is not None:
+        body = json.dumps(payload).encode()
+    return http(method, gw.url(path), body=body, headers=headers)
+
+
+def api_token(email_address: str) -> str:
+    result = cli("api-token", "create", "--for", email_address, "--json")
+    assert result.code == 0, result.err
+    return result.json()["token"]
 
 
 def accept_link(invite: Received) -> str:
@@ -367,3 +392,118 @@ def wait_until(predicate, timeout: float = 15, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+# --- what a user sees: the CLI's JSON --------------------------------------------------------
+
+def show(ticket: int) -> dict:
+    result = cli("ticket", "show", ticket, "--json")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def posts(ticket: int) -> list[dict]:
+    return show(ticket)["posts"]
+
+
+def inbound(limit: int = 50) -> list[dict]:
+    """The newest inbound outcomes first."""
+    return cli("inbound", "list", "--limit", limit, "--json").json()
+
+
+def delegates(ticket: int, *flags: str) -> dict[str, str]:
+    result = cli("delegate", "list", ticket, "--json", *flags)
+    assert result.code == 0, result.err
+    return {d["email"]: d["status"] for d in result.json()}
+
+
+def delivery(email_address: str) -> dict:
+    """An account's delivery state (bounces)."""
+    return cli("account", "show", email_address, "--json").json()["delivery"]
+
+
+def invite_address(gw, people, ticket) -> str:
+    result = cli("ticket", "addresses", ticket, "--for", people.staff, "--json")
+    assert result.code == 0, result.err
+    return result.json()["invite_address"]
+
+
+def inbound_count(gw) -> int:
+    """How many messages the gateway took in (each has its outcomes)."""
+    from storage.models import InboundMessage
+
+    with gw.gateway.sessions() as session:
+        return session.query(InboundMessage).count()
+
+
+def outbox_count(gw) -> int:
+    """How many copies the gateway has queued or sent, ever."""
+    from storage.models import OutboxMessage
+
+    with gw.gateway.sessions() as session:
+        return session.query(OutboxMessage).count()
+
+
+def outbox_status(gw, recipient: str) -> list[str]:
+    """The status of every copy to `recipient`, oldest first."""
+    from storage.models import OutboxMessage
+
+    with gw.gateway.sessions() as session:
+        rows = session.query(OutboxMessage).filter_by(recipient=recipient).order_by(OutboxMessage.id)
+        return [row.status.value for row in rows]
+
+
+# --- what people and machines do ---------------------------------------------------------------
+
+def invite_and_accept(sink, people, ticket: int, who: str | None = None) -> None:
+    who = who or people.delegate
+    assert cli("delegate", "invite", ticket, who, "--by", people.staff).code == 0
+    link = accept_link(sink.wait_for(1, to=who)[-1])
+    page = http("GET", link)
+    assert http("POST", link, {"nonce": nonce_of(page.body)}).status == 200
+
+
+def forward(staff: str, invite_address: str, note: str, original_from: str = "Carol Client <carol@client.test>"):
+    """A staff member's forward, with `note` written above the forwarded message (Gmail's format)."""
+    body = (f"{note}\n\n---------- Forwarded message ---------\nFrom: {original_from}\n"
+            "Date: Mon, 23 Nov 2026 at 09:00\nSubject: Loved the beans\nTo: support@gw.test\n\n"
+            "The special blend was great, can I order more? Write to bob@example.org too.\n")
+    return make_mail(staff, invite_address, "Fwd: Loved the beans", body)
+
+
+def dsn(verp: str, failed: str, status: str, action: str = "failed", message_id: str = "<dsn@mx.client.test>") -> bytes:
+    """An RFC 3464 delivery status notification for `failed`, returned to `verp`."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.client.test>\r\n"
+        f"To: {verp}\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: {message_id}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail system could not deliver your message.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.client.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: {action}\r\nStatus: {status}\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+# --- `gateway serve` as a real process ---------------------------------------------------------
+
+def serve() -> subprocess.Popen:
+    """Starts `gateway serve` with the test's GATEWAY_* settings; its output goes to serve.log in
+    the current (the test's temporary) folder."""
+    log = open("serve.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=os.environ.copy(),
+                               stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    health = f"http://127.0.0.1:{os.environ['GATEWAY_HTTP_PORT']}/healthz"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            tail = Path("serve.log").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"gateway exited with {process.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:
+                return json.loads(response.read())["status"] == "ok"
+        except OSError:
+            return False
+    wait_until(healthy, timeout=60, what="gateway serve to answer /healthz")
+    return process

@@ -15,7 +15,8 @@ from support import cli
 def test_account_add_and_list(env):
     result = cli("account", "add", "Ada@Store.test", "--name", "Ada Admin", "--role", "admin", "--json")
     assert result.code == 0 and result.json() == {"email": "ada@store.test", "name": "Ada Admin", "role": "admin"}
-    assert cli("account", "list", "--json").json() == [{"email": "ada@store.test", "name": "Ada Admin", "role": "admin"}]
+    assert cli("account", "list", "--json").json() == [{"email": "ada@store.test", "name": "Ada Admin", "role": "admin",
+                                                      "delivery": "ok"}]
     plain = cli("account", "list").out
     assert "ada@store.test" in plain and "admin" in plain
 

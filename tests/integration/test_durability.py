@@ -1,40 +1,21 @@
-"""Issue 5 "Durability": a real `gateway serve` process killed with SIGKILL in the middle of a
-fan-out loses no recipient; only a copy caught between the relay's 250 and our record of it
-goes twice, with the same Message-ID."""
+"""Issue 5 "Durability": a real `gateway serve` process killed with SIGKILL in the middle of
+intake loses no message, and in the middle of a fan-out no recipient; only a copy caught
+between the relay's 250 and our record of it goes twice, with the same Message-ID."""
 
 from __future__ import annotations
 
 import collections
-import json
 import os
 import signal
-import subprocess
-import sys
-import urllib.request
+import smtplib
+import threading
 from datetime import timedelta
 
 import pytest
 
-from support import cli, wait_until
+from support import cli, make_mail, serve, wait_until
 
 DELEGATES = 200
-
-
-def serve() -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=os.environ.copy(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    health = f"http://127.0.0.1:{os.environ['GATEWAY_HTTP_PORT']}/healthz"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"gateway exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as response:
-                return json.loads(response.read())["status"] == "ok"
-        except OSError:
-            return False
-    wait_until(healthy, timeout=60, what="gateway serve to answer /healthz")
-    return process
 
 
 def seed_delegates(db_url: str, ticket: int) -> list[str]:
@@ -90,3 +71,49 @@ def test_kill_9_during_a_200_recipient_fan_out_loses_no_one(monkeypatch, env, db
     for to in twice:
         ids = {m.header("Message-ID") for m in sink.received if m.to == to and "Fan me out" in m.text}
         assert len(ids) == 1, "a copy sent twice must keep its Message-ID"
+
+
+@pytest.mark.timeout(300)
+def test_kill_9_during_intake_loses_nothing_and_the_retries_post_once(monkeypatch, env, db_url, sink, people, ticket):
+    """A sending server streams replies; the gateway is killed mid-stream. Whatever got no 250
+    is sent again after the restart, as a sending server would: each reply ends up posted once."""
+    monkeypatch.setenv("GATEWAY_LOOP_SENDER_LIMIT", "1000")
+    monkeypatch.setenv("GATEWAY_LOOP_TICKET_LIMIT", "1000")
+    count = 120
+    first = serve()
+    address = cli("ticket", "addresses", ticket, "--for", people.owner, "--json").json()["reply_address"]
+    messages = [make_mail(people.owner, address, "Re: survey", f"Reply number {n}", message_id=f"<r{n}@client.test>")
+                for n in range(count)]
+    acknowledged: set[int] = set()
+
+    def send_all(numbers, port) -> None:
+        for n in numbers:
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                    client.sendmail(people.owner, [address], messages[n])
+                acknowledged.add(n)
+            except (smtplib.SMTPException, OSError):
+                return  # the server went away: the rest waits in the sending server's queue
+
+    port = int(os.environ["GATEWAY_SMTP_PORT"])
+    sender = threading.Thread(target=send_all, args=(range(count), port))
+    sender.start()
+    try:
+        wait_until(lambda: len(acknowledged) >= 40, timeout=120, what="intake to be under way")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        sender.join(timeout=60)
+    assert len(acknowledged) < count, "every message was taken before the kill; nothing was tested"
+
+    second = serve()
+    try:
+        send_all([n for n in range(count) if n not in acknowledged], port)
+        assert len(acknowledged) == count
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    bodies = collections.Counter(p["body"] for p in cli("ticket", "show", ticket, "--json").json()["posts"])
+    assert {n: bodies[f"Reply number {n}"] for n in range(count) if bodies[f"Reply number {n}"] != 1} == {}
+    outcomes = collections.Counter(r["outcome"] for r in cli("inbound", "list", "--limit", "1000", "--json").json())
+    assert outcomes["posted"] == count and set(outcomes) <= {"posted", "duplicate"}

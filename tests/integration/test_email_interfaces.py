@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import account_id, cli, make_mail, reply_to
+from support import account_id, cli, forward, inbound, invite_address, make_mail, posts, reply_to
 
 pytestmark = pytest.mark.usefixtures("gw")
-
-
-def posts(ticket: int) -> list[dict]:
-    return cli("ticket", "show", ticket, "--json").json()["posts"]
-
-
-def inbound() -> list[dict]:
-    return cli("inbound", "list", "--json").json()
 
 
 # --- reply addresses: only from the account they were made for -----------------------------
@@ -35,19 +27,6 @@ def test_replies_from_anyone_but_the_addressee_are_refused(gw, people, ticket, f
 
 
 # --- the staff invite address ------------------------------------------------------------------
-
-def forward(staff: str, invite_address: str, note: str, original_from: str = "Carol Client <carol@client.test>"):
-    body = (f"{note}\n\n---------- Forwarded message ---------\nFrom: {original_from}\n"
-            "Date: Mon, 23 Nov 2026 at 09:00\nSubject: Loved the beans\nTo: support@gw.test\n\n"
-            "The special blend was great, can I order more? Write to bob@example.org too.\n")
-    return make_mail(staff, invite_address, "Fwd: Loved the beans", body)
-
-
-def invite_address(gw, people, ticket) -> str:
-    result = cli("ticket", "addresses", ticket, "--for", people.staff, "--json")
-    assert result.code == 0, result.err
-    return result.json()["invite_address"]
-
 
 def test_forwarding_invites_the_addresses_written_above_the_forward(gw, sink, people, ticket):
     address = invite_address(gw, people, ticket)
@@ -95,7 +74,9 @@ def test_outbound_mail_threads_marks_itself_automatic_and_has_text_and_html(gw, 
         assert message.mail_from.startswith("b-")  # VERP: a bounce is tied to this copy
     assert first.header("Message-ID") != second.header("Message-ID")
     assert "<script>" not in second.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in second.html
-    assert "{{ 7*7 }}" in second.text and "49" not in second.text
+    written = second.text.split("\n\n")[1]  # the paragraph after the attribution line
+    assert written == "<script>alert(1)</script> {{ 7*7 }}"  # literal, never evaluated as a template
+    assert "{{ 7*7 }}" in second.html
 
 
 def test_staff_notifications_show_their_invite_address(gw, sink, people, ticket):
@@ -149,6 +130,36 @@ def test_the_same_message_delivered_twice_posts_once(gw, people, ticket):
     assert gw.send(raw, people.owner, address).code == 250
     assert [p["body"] for p in posts(ticket)].count("Only once please") == 1
     assert [r["outcome"] for r in inbound()[:2]] == ["duplicate", "posted"]
+
+
+def _written_once(owner: str, address: str, body: str, date: str, message_id: str | None) -> bytes:
+    head = f"From: {owner}\r\nTo: {address}\r\nSubject: Re: survey\r\nDate: {date}\r\n"
+    if message_id:
+        head += f"Message-ID: {message_id}\r\n"
+    return f"{head}\r\n{body}\r\n".encode()
+
+
+def test_one_message_relayed_twice_posts_once_whatever_the_servers_added(gw, people, ticket):
+    """No Message-ID from the client; each path added its own trace headers, one server even
+    gave the message a Message-ID of its own: the content and the Date it was written match."""
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    written = _written_once(people.owner, address, "Sent from a broken client", "Tue, 24 Nov 2026 09:00:00 +0000",
+                            None)
+    first = b"Received: from mx1.client.test by gw.test; Tue, 24 Nov 2026 09:00:01 +0000\r\n" + written
+    second = (b"Received: from mx2.client.test by gw.test; Tue, 24 Nov 2026 09:07:00 +0000\r\n"
+              b"Message-ID: <added-by-mx2@client.test>\r\n" + written)
+    assert gw.send(first, people.owner, address).code == 250
+    assert gw.send(second, people.owner, address).code == 250
+    assert [p["body"] for p in posts(ticket)].count("Sent from a broken client") == 1
+    assert [r["outcome"] for r in inbound()[:2]] == ["duplicate", "posted"]
+
+
+def test_the_same_words_written_twice_post_twice(gw, people, ticket):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    for n, date in enumerate(("Tue, 24 Nov 2026 09:00:00 +0000", "Tue, 24 Nov 2026 15:30:00 +0000")):
+        raw = _written_once(people.owner, address, "Thanks!", date, f"<thanks-{n}@client.test>")
+        assert gw.send(raw, people.owner, address).code == 250
+    assert [p["body"] for p in posts(ticket)].count("Thanks!") == 2
 
 
 def test_one_transaction_with_an_accepted_and_a_refused_recipient(gw, sink, people, ticket):

@@ -6,25 +6,14 @@ import time
 
 import pytest
 
-from support import accept_link, cli, http, make_mail, nonce_of, reply_to
-
-
-def inbound() -> list[dict]:
-    return cli("inbound", "list", "--limit", "500", "--json").json()
-
-
-def outbox_count(gw) -> int:
-    from storage.models import OutboxMessage
-
-    with gw.gateway.sessions() as session:
-        return session.query(OutboxMessage).count()
+from support import accept_link, cli, http, inbound, nonce_of, outbox_count, reply_to
 
 
 def test_our_own_message_coming_back_is_a_loop_not_a_post(gw, sink, people, ticket):
     copy = sink.wait_for(1, to=people.owner)[0]
     # a forwarding rule somewhere sends our notification straight back to the support address
     assert gw.send(copy.raw, "bounce-forwarder@client.test", "support@gw.test").code == 250
-    record = inbound()[0]
+    record = inbound(limit=500)[0]
     assert record["outcome"] == "auto_reply" and "mail loop" in record["reason"]
     assert cli("ticket", "list", "--json").json()[-1]["number"] == ticket  # no ticket opened from it
 
@@ -33,7 +22,7 @@ def test_a_person_mentioning_out_of_office_still_posts(gw, sink, people, ticket)
     copy = sink.wait_for(1, to=people.owner)[0]
     raw, address = reply_to(copy, people.owner, "I was out of office last week; the beans were great.")
     assert gw.send(raw, people.owner, address).code == 250
-    assert inbound()[0]["outcome"] == "posted"
+    assert inbound(limit=500)[0]["outcome"] == "posted"
 
 
 @pytest.mark.timeout(180)
@@ -62,7 +51,7 @@ def test_two_naive_responders_answering_each_other_are_stopped(gateway_with, sin
     posts = cli("ticket", "show", ticket, "--json").json()["posts"]
     by_author = {who: sum(p["author"] == who for p in posts) for who in responders}
     assert by_author == {people.owner: 5, people.delegate: 5}
-    held = [r for r in inbound() if r["outcome"] == "held"]
+    held = [r for r in inbound(limit=500) if r["outcome"] == "held"]
     assert held and all("loop breaker" in r["reason"] for r in held)
     notices = [m for m in sink.to(people.staff) if "Messages held from" in (m.header("Subject") or "")]
     assert sorted(n.header("Subject").rsplit(" ", 1)[1] for n in notices) == sorted(responders)  # once each

@@ -5,8 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 
-import pytest
-
 from support import cli, wait_until
 
 

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from support import accept_link, account_id, cli, http, make_mail, nonce_of, reply_address, reply_to
+from support import (accept_link, account_id, cli, delegates, http, invite_and_accept, make_mail, nonce_of,
+                     reply_address, reply_to, show)
 
 pytestmark = pytest.mark.usefixtures("gw")
-
-
-def show(ticket: int) -> dict:
-    result = cli("ticket", "show", ticket, "--json")
-    assert result.code == 0, result.err
-    return result.json()
-
-
-def delegates(ticket: int, *flags: str) -> dict[str, str]:
-    result = cli("delegate", "list", ticket, "--json", *flags)
-    assert result.code == 0, result.err
-    return {d["email"]: d["status"] for d in result.json()}
-
-
-def invite_and_accept(sink, people, ticket: int, who: str | None = None) -> None:
-    who = who or people.delegate
-    assert cli("delegate", "invite", ticket, who, "--by", people.staff).code == 0
-    link = accept_link(sink.wait_for(1, to=who)[-1])
-    page = http("GET", link)
-    assert http("POST", link, {"nonce": nonce_of(page.body)}).status == 200
 
 
 # --- rule 1: only staff invite or revoke, by every channel ----------------------------------

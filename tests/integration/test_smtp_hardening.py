@@ -9,14 +9,7 @@ import ssl
 
 import pytest
 
-from support import cli, make_mail, reply_address, wait_until
-
-
-def inbound_count(gw) -> int:
-    from storage.models import InboundMessage
-
-    with gw.gateway.sessions() as session:
-        return session.query(InboundMessage).count()
+from support import cli, inbound_count, make_mail, reply_address, wait_until
 
 
 def talk(port: int, payload: bytes, timeout: float = 15) -> list[str]:
@@ -149,3 +142,24 @@ def test_no_starttls_without_a_certificate(gw):
     with gw.smtp() as client:
         client.ehlo("client.test")
         assert not client.has_extn("starttls")
+
+
+def test_bare_cr_and_lf_never_reach_the_relay(gw, sink, people, ticket):
+    """Posts carrying every bare CR/LF variant are relayed with CRLF only, and nothing is lost."""
+    import re
+
+    from storage.models import OutboxMessage
+
+    body = "one\rtwo\nthree\r\n.\r\nfour\n.\nfive\r.\rsix"
+    assert cli("post", ticket, "--by", people.staff, "--body", body).code == 0
+    address = reply_address(gw, ticket, people.owner)
+    raw = (f"From: {people.owner}\nTo: {address}\nSubject: Re: bare\nMessage-ID: <bare@client.test>\n\n"
+           "seven\neight\r.\rnine\n").encode()
+    assert gw.send(raw, people.owner, address).code == 250
+    staff_copy = sink.wait_for(1, to=people.staff)[0].text
+    with gw.gateway.sessions() as session:
+        relayed = [row.raw for row in session.query(OutboxMessage)]
+    assert relayed and all(re.search(rb"\r(?!\n)|(?<!\r)\n", message) is None for message in relayed)
+    assert all(word in staff_copy for word in ("seven", "eight", "nine"))
+    owner_copy = sink.wait_for(2, to=people.owner)[-1].text
+    assert all(word in owner_copy for word in ("one", "two", "three", "four", "five", "six"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -168,20 +167,22 @@ def test_many_parts_within_the_cap_are_read() -> None:
     assert len(parse_message(_many_parts(MAX_PARTS - 2)).attachments) == MAX_PARTS - 3
 
 
-@pytest.mark.parametrize("name,raw", [
-    ("multipart 3000 deep", _nested_multipart(3000)),
-    ("message/rfc822 3000 deep", _nested_rfc822(3000)),
-    ("message/rfc822 one too deep", _nested_rfc822(MAX_DEPTH + 1)),
-    ("10000 parts", _many_parts(10_000)),
-    ("5 MB header", HEAD + b"X-Big: " + b"x" * 5_000_000 + b"\r\n\r\nHi"),
-    ("200000 headers", HEAD + b"X-A: b\r\n" * 200_000 + b"\r\nHi"),
-    ("300000 folded lines", HEAD + b"X-Folded: a" + b"\r\n b" * 300_000 + b"\r\n\r\nHi"),
-])
-def test_hostile_structure_is_refused_fast(name: str, raw: bytes) -> None:
-    started = time.perf_counter()
+HOSTILE_STRUCTURES = {
+    "multipart 3000 deep": _nested_multipart(3000),
+    "message/rfc822 3000 deep": _nested_rfc822(3000),
+    "message/rfc822 one too deep": _nested_rfc822(MAX_DEPTH + 1),
+    "10000 parts": _many_parts(10_000),
+    "5 MB header": HEAD + b"X-Big: " + b"x" * 5_000_000 + b"\r\n\r\nHi",
+    "200000 headers": HEAD + b"X-A: b\r\n" * 200_000 + b"\r\nHi",
+    "300000 folded lines": HEAD + b"X-Folded: a" + b"\r\n b" * 300_000 + b"\r\n\r\nHi",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_STRUCTURES))
+@pytest.mark.timeout(60)  # a hang guard; bench/parse_speed.py measures how fast
+def test_hostile_structure_is_refused(name: str) -> None:
     with pytest.raises(MalformedMessage):
-        parse_message(raw)
-    assert time.perf_counter() - started < 2.0
+        parse_message(HOSTILE_STRUCTURES[name])
 
 
 def test_a_long_but_normal_header_is_kept_bounded() -> None:
@@ -191,7 +192,7 @@ def test_a_long_but_normal_header_is_kept_bounded() -> None:
 
 
 def test_mangled_corpus_messages_raise_nothing_else() -> None:
-    """Random truncations and byte flips of real messages: read or MalformedMessage, quickly."""
+    """Random truncations and byte flips of real messages: read or MalformedMessage, nothing else."""
     mail_dir = Path(__file__).resolve().parents[1] / "mail"
     files = sorted((mail_dir / "mailgun_flanker_messages" / "messages").glob("*.eml"))[:25]
     files += sorted((mail_dir / "spamscope_mail_parser" / "messages").glob("*.eml"))[:10]
@@ -205,9 +206,7 @@ def test_mangled_corpus_messages_raise_nothing_else() -> None:
             for _ in range(rng.randrange(1, 20)):
                 if mangled:
                     mangled[rng.randrange(len(mangled))] = rng.choice(b"\x00\xff=-\r\n:;<>\"?")
-            started = time.perf_counter()
             try:
                 parse_message(bytes(mangled))
             except MalformedMessage:
                 pass
-            assert time.perf_counter() - started < 2.0, path.name

@@ -1,11 +1,10 @@
 """Every message of the public MIME corpora (mailgun/flanker, CPython's email tests, SpamScope's
-mail-parser) is read without an unexpected exception and quickly, and goes through every later
+mail-parser) is read without an unexpected exception and goes through every later
 parsing step; plus the structure upstream pins for some of them."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from parsers.quotes import extract_reply
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
 CORPORA = ("mailgun_flanker_messages", "cpython_email_testdata", "spamscope_mail_parser")
-SECONDS_PER_MESSAGE = 2.0  # the slowest (enclosed-endless) takes well under a second
 
 # Messages we refuse, and why: each reason must be what MalformedMessage says.
 REFUSED = {
@@ -58,15 +56,12 @@ def _run(raw: bytes) -> ParsedMail:
 @pytest.mark.parametrize("case_id,path,checks", CASES, ids=[c[0] for c in CASES])
 def test_message_goes_through_every_step(case_id: str, path: Path, checks: dict[str, Any]) -> None:
     raw = path.read_bytes()
-    started = time.perf_counter()
     try:
         mail = _run(raw)
     except MalformedMessage as exc:
         assert case_id in REFUSED, f"refused: {exc}"
         assert REFUSED[case_id] in str(exc)
         return
-    finally:
-        assert time.perf_counter() - started < SECONDS_PER_MESSAGE
     assert case_id not in REFUSED, "now read: take it off REFUSED"
     for value in (mail.subject, mail.text or "", mail.html or "", *(v for _, v in mail.headers.items)):
         assert "\x00" not in value

@@ -26,7 +26,7 @@ def person(name: str, email: str, staff: bool = False):
 def context(kind: str) -> dict:
     ticket = SimpleNamespace(id=12, subject=f"Survey {HOSTILE}")
     author = person(f"Eve {HOSTILE}", "eve@client.test")
-    post = SimpleNamespace(author=author, body=f"Body {HOSTILE}\nsecond line", created_at=WHEN,
+    post = SimpleNamespace(author=author, body=f"Body {HOSTILE}\nsecond line", html=None, created_at=WHEN,
                            attachments=[SimpleNamespace(filename=f"{HOSTILE}.pdf", size=10)])
     base = dict(ticket=ticket, recipient=person(f"Dan {HOSTILE}", "dan@client.test"), post=post, delegate=None,
                 reply_address="r-12-2-abc@gw.test", invite_address=None)
@@ -36,11 +36,14 @@ def context(kind: str) -> dict:
         "invite_confirmation": dict(invited=[InviteResult("a@client.test", HOSTILE)],
                                     refused=[InviteResult("b@client.test", refusal=HOSTILE)]),
         "notice": dict(original_subject=HOSTILE, refusals=[("r-1@gw.test", HOSTILE)]),
+        "held": dict(held_sender=f"eve@client.test {HOSTILE}", held_reason=HOSTILE),
+        "delivery_stopped": dict(stopped_address="dan@client.test", stopped_reason=f"hard bounce: {HOSTILE}"),
     }
     return base | extra.get(kind, {})
 
 
-KINDS = ["post", "ticket_opened", "ack", "invite", "accepted", "invite_confirmation", "notice"]
+KINDS = ["post", "ticket_opened", "ack", "invite", "accepted", "invite_confirmation", "notice", "held",
+         "delivery_stopped"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -62,3 +65,13 @@ def test_staff_see_their_invite_address_and_clients_do_not(renderer):
     client_view = renderer.email("post", **context("post"))
     assert "i-12-1-xyz@gw.test" in staff_view.text and "i-12-1-xyz@gw.test" in staff_view.html
     assert "forward a message" not in client_view.text
+
+
+def test_a_post_with_html_shows_its_formatting_and_nothing_that_can_act(renderer):
+    ctx = context("post")
+    ctx["post"].html = ('<p>Loved <b>the beans</b></p><script>alert(1)</script>'
+                        '<img src="https://tracker.example/p.gif" onerror="alert(2)">')
+    rendered = renderer.email("post", **ctx)
+    assert "Loved <b>the beans</b>" in rendered.html
+    assert "<script" not in rendered.html and "alert" not in rendered.html and "tracker.example" not in rendered.html
+    assert "Body <b>Bold</b>" in rendered.text  # the text part keeps the post's text

@@ -1,0 +1,167 @@
+"""The HTTP API: what staff (and scripts) do from the CLI, as JSON over HTTP.
+
+Every request carries `Authorization: Bearer <token>` (`gateway api-token create`) and acts as
+the token's account, under the same rules as every other channel: a client's attempt to invite
+is refused here as it is by mail and from the CLI. Each request is one transaction, run on a
+thread (never on the event loop that serves SMTP). Errors are JSON: {"error": reason,
+"message": one line}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.access import require_post_access
+from gateway.accounts import get_account
+from gateway.api_tokens import account_for
+from gateway.config import Settings
+from gateway.delegates import delegates_of, invite, revoke
+from gateway.errors import Reason, Refused, StorageUnavailable
+from gateway.mailer import Mailer
+from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, open_ticket
+from gateway.views import delegate_view, ticket_view
+from storage.db import STORAGE_DOWN, transaction
+from storage.models import Account, PostSource, Ticket
+
+_STATUS = {
+    Reason.NOT_STAFF: 403, Reason.NO_ACCESS: 403, Reason.NOT_ACCEPTED: 403, Reason.REVOKED: 403,
+    Reason.NO_SUCH_TICKET: 404,
+    Reason.TICKET_CLOSED: 409, Reason.ALREADY_DELEGATE: 409, Reason.IS_OWNER: 409,
+    Reason.NOT_A_DELEGATE: 409,
+}
+_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+Action = Callable[[Session, Account, dict], tuple[int, object]]
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+def _error(status: int, reason: str, message: str) -> web.Response:
+    return web.json_response({"error": reason, "message": message}, status=status, headers=_HEADERS)
+
+
+def _ticket(session: Session, data: dict) -> Ticket:
+    number = int(data["number"])  # the route lets only digits through
+    if number >= 2**63:
+        raise Refused(Reason.NO_SUCH_TICKET, f"There is no ticket #{number}.")
+    return get_ticket(session, number)
+
+
+def _field(body: dict, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _BadRequest(422, "invalid_input", f"'{name}' is required, as a non-empty string.")
+    return value
+
+
+class StaffApi:
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings,
+                 clock: Callable[[], datetime], after_commit: Callable[[], None]):
+        self.sessions = sessions
+        self.mailer = mailer
+        self.settings = settings
+        self.clock = clock
+        self.after_commit = after_commit
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/tickets", self._handler(self._create_ticket)),
+            web.get("/api/tickets/{number:\\d+}", self._handler(self._show_ticket)),
+            web.post("/api/tickets/{number:\\d+}/posts", self._handler(self._post)),
+            web.post("/api/tickets/{number:\\d+}/close", self._handler(self._close)),
+            web.get("/api/tickets/{number:\\d+}/delegates", self._handler(self._delegates)),
+            web.post("/api/tickets/{number:\\d+}/delegates", self._handler(self._invite)),
+            web.delete("/api/tickets/{number:\\d+}/delegates/{email}", self._handler(self._revoke)),
+        ]
+
+    def _handler(self, action: Action):
+        async def handle(request: web.Request) -> web.Response:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return _error(401, "unauthorized", "Send 'Authorization: Bearer <token>' (gateway api-token create).")
+            try:
+                body = await self._body(request)
+                status, payload = await asyncio.to_thread(self._run, token.strip(), action, request, body)
+            except _BadRequest as bad:
+                return _error(bad.status, bad.reason, str(bad))
+            except Refused as refusal:
+                status = _STATUS.get(refusal.reason, 422)
+                return _error(status, refusal.reason.value, refusal.text)
+            except StorageUnavailable:
+                return _error(503, "unavailable", "The database is unavailable; try again later.")
+            if request.method != "GET":
+                self.after_commit()
+            return web.json_response(payload, status=status, headers=_HEADERS)
+        return handle
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict:
+        if request.method in ("GET", "DELETE"):
+            return {}
+        try:
+            body = json.loads(await request.text() or "{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _BadRequest(400, "bad_json", "The request body is not JSON.") from None
+        if not isinstance(body, dict):
+            raise _BadRequest(400, "bad_json", "The request body must be a JSON object.")
+        return body
+
+    def _run(self, token: str, action: Action, request: web.Request, body: dict) -> tuple[int, object]:
+        try:
+            with transaction(self.sessions) as session:
+                account = account_for(session, token)
+                if account is None:
+                    raise _BadRequest(401, "unauthorized", "This API token is not valid or was revoked.")
+                return action(session, account, {**body, **request.match_info})
+        except STORAGE_DOWN as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    # --- actions: (session, acting account, path parameters and JSON body) -> (status, JSON) ----
+
+    def _create_ticket(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        owner = get_account(session, _field(data, "owner"))
+        ticket, _ = open_ticket(session, self.mailer, owner=owner, creator=me, subject=_field(data, "subject"),
+                                first_post=NewPost(body=_field(data, "body"), source=PostSource.API))
+        return 201, ticket_view(session, ticket, self.clock())
+
+    def _show_ticket(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        require_post_access(session, ticket, me, self.clock())
+        return 200, ticket_view(session, ticket, self.clock())
+
+    def _post(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        post = add_post(session, self.mailer, ticket, me, NewPost(body=_field(data, "body"), source=PostSource.API),
+                        self.clock())
+        return 201, {"ticket": ticket.id, "post": post.id, "status": ticket.status.value}
+
+    def _close(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        close_ticket(session, ticket, me)
+        return 200, {"number": ticket.id, "status": ticket.status.value}
+
+    def _delegates(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        require_post_access(session, ticket, me, self.clock())
+        return 200, [delegate_view(d, self.clock()) for d in delegates_of(session, ticket, self.clock())]
+
+    def _invite(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        delegate = invite(session, self.mailer, ticket, _field(data, "email"), me, now=self.clock(),
+                          ttl_seconds=self.settings.invite_ttl, create_accounts=self.settings.create_invitee_accounts)
+        return 201, delegate_view(delegate, self.clock())
+
+    def _revoke(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
+        ticket = _ticket(session, data)
+        delegate = revoke(session, ticket, data["email"], me, self.clock())
+        return 200, delegate_view(delegate, self.clock())
