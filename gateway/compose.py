@@ -21,6 +21,7 @@ class OutboundAttachment:
     filename: str
     content_type: str
     data: bytes
+    content_id: str | None = None  # an image the HTML part shows inline (cid:), sent in multipart/related
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,13 @@ def _attachment_part(attachment: OutboundAttachment) -> bytes:
         else _one_line(attachment.filename).replace('"', "'")
     data = base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
     content_type = _one_line(attachment.content_type) or "application/octet-stream"
+    if attachment.content_id:
+        placement = f"Content-ID: <{_one_line(attachment.content_id)}>\r\nContent-Disposition: inline"
+    else:
+        placement = "Content-Disposition: attachment"
     return (
         f'Content-Type: {content_type}; name="{filename}"\r\n'
-        f'Content-Disposition: attachment; filename="{filename}"\r\n'
+        f'{placement}; filename="{filename}"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"
     ).encode() + data
 
@@ -117,6 +122,10 @@ def build_message(envelope: Envelope, text: str, html: str,
     head.extend(_header(name, value) for name, value in envelope.extra_headers)
     head.append(b"MIME-Version: 1.0\r\n")
     body = _multipart("alternative", [_text_part("plain", text), _text_part("html", html)])
-    if attachments:
-        body = _multipart("mixed", [body] + [_attachment_part(a) for a in attachments])
+    inline = [a for a in attachments if a.content_id]
+    if inline:
+        body = _multipart("related", [body] + [_attachment_part(a) for a in inline])
+    others = [a for a in attachments if not a.content_id]
+    if others:
+        body = _multipart("mixed", [body] + [_attachment_part(a) for a in others])
     return b"".join(head) + body

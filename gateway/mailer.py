@@ -41,7 +41,8 @@ class Mailer:
     def ticket_post(self, session: Session, ticket: Ticket, post: Post, recipient: Account,
                     first: bool = False) -> OutboxMessage:
         """A post of the thread, to one person with access."""
-        attachments = tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in post.attachments)
+        attachments = tuple(OutboundAttachment(a.filename, a.content_type, a.data, a.content_id)
+                            for a in post.attachments)
         if sum(len(a.data) for a in attachments) > self.settings.max_relay_attachments_bytes:
             attachments = ()  # too large to send to everyone: the text lists them by name and size
         return self._queue(
@@ -104,7 +105,8 @@ class Mailer:
             invite_address = self.addresses.invite_address(ticket.id, recipient.id)
         rendered = self.renderer.email(
             kind, ticket=ticket, recipient=recipient, post=post, delegate=delegate,
-            reply_address=reply_address, invite_address=invite_address, **context,
+            reply_address=reply_address, invite_address=invite_address,
+            inline_images=any(a.content_id for a in attachments), **context,
         )
         message_id = f"{kind}.{uuid.uuid4().hex}@{domain}"
         root = f"ticket-{ticket.id}@{domain}" if ticket is not None else None

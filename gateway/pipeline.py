@@ -27,13 +27,14 @@ from gateway.delegates import invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.mailer import InviteResult, Mailer
 from gateway.notices import RefusalNotices
-from gateway.tickets import NewPost, add_post, open_ticket
+from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
 from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, parse_message
 from parsers.quotes import extract_reply
+from parsers.sanitize import inline_image_ids
 from storage.db import STORAGE_DOWN, transaction
 from storage.models import (
     Account,
@@ -311,14 +312,17 @@ class Intake:
 
     def _new_post(self, inbound: InboundMessage, mail: ParsedMail) -> NewPost:
         reply = extract_reply(mail.text, mail.html)
-        kept, left_out = self._capped_attachments(mail)
+        kept, left_out = self._capped_attachments(mail, inline_image_ids(reply.html))
         trimmed = "\n".join([reply.trimmed, *left_out]).strip("\n")
         return NewPost(body=reply.text, html=reply.html or None, trimmed=trimmed, source=PostSource.EMAIL,
                        inbound_id=inbound.id, email_message_id=mail.message_id, attachments=kept)
 
-    def _capped_attachments(self, mail: ParsedMail) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-        """Attachments within the caps, and a note for each one left out (the raw message keeps them all)."""
-        kept: list[tuple[str, str, bytes]] = []
+    def _capped_attachments(self, mail: ParsedMail, shown_inline: set[str]) -> tuple[list[NewAttachment], list[str]]:
+        """Attachments within the caps, and a note for each one left out (the raw message keeps them all).
+
+        An attachment keeps its Content-ID only when the post's HTML shows it, so that the copies can
+        carry it as an inline image; any other is an ordinary attachment."""
+        kept: list[NewAttachment] = []
         left_out: list[str] = []
         total = 0
         for attachment in mail.attachments:
@@ -329,7 +333,8 @@ class Intake:
                                 "it is kept in the raw message]")
                 continue
             total += size
-            kept.append((name, attachment.content_type, attachment.data))
+            content_id = attachment.content_id if attachment.content_id in shown_inline else None
+            kept.append(NewAttachment(name, attachment.content_type, attachment.data, content_id))
         return kept, left_out
 
     def _reply(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,

@@ -19,6 +19,14 @@ MAX_SUBJECT = 200
 
 
 @dataclass(frozen=True)
+class NewAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None  # only when the post's HTML shows it inline
+
+
+@dataclass(frozen=True)
 class NewPost:
     """What someone wrote, before it becomes a Post."""
 
@@ -28,7 +36,7 @@ class NewPost:
     html: str | None = None
     inbound_id: int | None = None
     email_message_id: str | None = None
-    attachments: Sequence[tuple[str, str, bytes]] = field(default=())  # (filename, content type, data)
+    attachments: Sequence[NewAttachment] = field(default=())
 
 
 def get_ticket(session: Session, number: int) -> Ticket:
@@ -92,8 +100,8 @@ def _store_post(session: Session, ticket: Ticket, author: Account, new: NewPost)
         ticket_id=ticket.id, author_id=author.id, author=author, body=new.body.strip("\n"), html=new.html,
         trimmed=new.trimmed, source=new.source, inbound_id=new.inbound_id,
         email_message_id=new.email_message_id,
-        attachments=[Attachment(filename=name, content_type=ctype, size=len(data), data=data)
-                     for name, ctype, data in new.attachments],
+        attachments=[Attachment(filename=a.filename, content_type=a.content_type, size=len(a.data), data=a.data,
+                                content_id=a.content_id) for a in new.attachments],
     )
     session.add(post)
     session.flush()

@@ -23,8 +23,8 @@ def ticket_view(session: Session, ticket: Ticket, now: datetime) -> dict:
                       for d in delegates_of(session, ticket, now)],
         "posts": [{"author": p.author.email, "body": p.body, "html": p.html, "source": p.source.value,
                    "created_at": when(p.created_at),
-                   "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size}
-                                   for a in p.attachments]}
+                   "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                                    "content_id": a.content_id} for a in p.attachments]}
                   for p in posts_of(session, ticket)],
     }
 

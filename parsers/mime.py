@@ -134,6 +134,7 @@ def parse_message(raw: bytes) -> ParsedMail:
 
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MSG_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,255}")  # atext, dots and @: nothing a header could misread
 
 
 def _header_section_size(raw: bytes) -> int:
@@ -271,7 +272,7 @@ def _report_body(part) -> str:
 
 
 def _attachment(part, ctype: str, filename: str, disposition: str) -> Attachment:
-    content_id = _strip_brackets(_clean(str(part.headers.get("Content-Id") or ""))) or None
+    content_id = _content_id(_clean(str(part.headers.get("Content-Id") or "")))
     return Attachment(
         filename=filename or "attachment",
         content_type=ctype,
@@ -393,6 +394,12 @@ def _mostly_utf8(data: bytes) -> bool:
     return bad < sum(1 for c in text if ord(c) > 127) - bad
 
 
+def _content_id(value: str | None) -> str | None:
+    """A part's Content-ID, when it is a plain msg-id (RFC 2392) that can go into a header as it is."""
+    content_id = _strip_brackets(value)
+    return content_id if content_id and _MSG_ID.fullmatch(content_id) else None
+
+
 def _strip_brackets(value: str | None) -> str | None:
     if not value:
         return None
@@ -456,7 +463,7 @@ def _convert_stdlib(msg, depth: int) -> ParsedMail:
             attachments.append(Attachment(
                 filename=filename or "attachment", content_type=ctype, data=_stdlib_bytes(part),
                 inline=disposition == "inline",
-                content_id=_strip_brackets(_stdlib_header(part.get("Content-ID") or "")),
+                content_id=_content_id(_stdlib_header(part.get("Content-ID") or "")),
             ))
     return _mail(headers, msg.get_content_type().lower(), text, html, attachments, attached, reports)
 

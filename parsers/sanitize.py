@@ -18,13 +18,16 @@ that can act:
   when it points into the message itself (cid:, an inline attachment, for the viewer to
   resolve) or carries a raster image as data (data:image/png|jpeg|gif|webp;base64); a
   remote src (http, https, anything else) is dropped and the alt text stays. That keeps
-  tracking pixels and sender-side image loads out of the helpdesk.
+  tracking pixels and sender-side image loads out of the helpdesk. Where the images of the
+  message are not at hand (keep_inline_images=False), cid: sources go too.
 """
 
 from __future__ import annotations
 
 import html as html_escape
 import re
+from functools import partial
+from urllib.parse import unquote
 
 import nh3
 
@@ -61,10 +64,11 @@ STYLE_PROPERTIES = frozenset(
 _COLOUR_FUNCTION = re.compile(r"rgba?\([\d\s.,%]*\)", re.IGNORECASE)
 _PLAIN_VALUE = re.compile(r"[#\w\s.,%'\"!+-]*")  # no parentheses, slashes, escapes, colons or semicolons
 _INLINE_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*", re.ASCII)
+_CID_SOURCE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*["']?cid:([^"'\s>]+)""", re.IGNORECASE)
 MAX_STYLE = 1000  # characters of one style attribute; longer ones are dropped whole
 
 
-def sanitize_html(html: str) -> str:
+def sanitize_html(html: str, keep_inline_images: bool = True) -> str:
     """The HTML with everything outside the allowlist removed (see the module's docstring)."""
     if not html or html.isspace():
         return ""
@@ -73,11 +77,16 @@ def sanitize_html(html: str) -> str:
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(REMOVED_WITH_CONTENT),
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_attribute,
+        attribute_filter=partial(_attribute, keep_inline_images=keep_inline_images),
         url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
         link_rel="noopener noreferrer",
         strip_comments=True,
     ).strip()
+
+
+def inline_image_ids(html: str) -> set[str]:
+    """The Content-IDs that the HTML's images point at (cid: URLs, RFC 2392)."""
+    return {unquote(html_escape.unescape(match)) for match in _CID_SOURCE.findall(html or "")}
 
 
 def text_to_html(text: str) -> str:
@@ -87,12 +96,12 @@ def text_to_html(text: str) -> str:
                    for p in paragraphs)
 
 
-def _attribute(tag: str, name: str, value: str) -> str | None:
+def _attribute(tag: str, name: str, value: str, keep_inline_images: bool) -> str | None:
     if name == "href":
         return value if value.strip().casefold().startswith(LINK_SCHEMES) else None
     if name == "src":
         low = value.strip().casefold()
-        if low.startswith("cid:") or _INLINE_IMAGE.fullmatch(value.strip()):
+        if (keep_inline_images and low.startswith("cid:")) or _INLINE_IMAGE.fullmatch(value.strip()):
             return value
         return None
     if name == "style":

@@ -255,6 +255,7 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(CleanString(255))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    content_id: Mapped[str | None] = mapped_column(String(255))  # set when the post's HTML shows it inline
 
 
 class OutboxMessage(Base):

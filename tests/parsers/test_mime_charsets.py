@@ -210,3 +210,18 @@ def test_mangled_corpus_messages_raise_nothing_else() -> None:
                 parse_message(bytes(mangled))
             except MalformedMessage:
                 pass
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("<image001.png@01DA6E2B.1F2C3D40>", "image001.png@01DA6E2B.1F2C3D40"),
+    ("photo.1@client.test", "photo.1@client.test"),
+    ('<a"b@c>', None),
+    ("<a b@c>", None),
+    ("<>", None),
+])
+def test_an_attachments_content_id_is_kept_only_when_it_is_a_plain_msg_id(header: str, expected) -> None:
+    raw = (f"From: a@b.test\r\nTo: c@d.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+           f'Content-Type: multipart/related; boundary="b"\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n'
+           f"<p>hi</p>\r\n--b\r\nContent-Type: image/png\r\nContent-ID: {header}\r\n"
+           f"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n").encode()
+    assert [a.content_id for a in parse_message(raw).attachments] == [expected]

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from parsers.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_html, text_to_html
+from parsers.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, inline_image_ids, sanitize_html, text_to_html
 
 
 class _Elements(HTMLParser):
@@ -125,6 +125,18 @@ def test_hostile_html(name: str) -> None:
 ])
 def test_images_from_the_message_itself_are_kept(html: str) -> None:
     assert same_html(sanitize_html(html), html)
+
+
+def test_without_the_message_at_hand_cid_images_keep_only_their_alt_text() -> None:
+    cleaned = sanitize_html('<img src="cid:a@b" alt="photo"><img src="data:image/png;base64,iVBO" alt="dot">',
+                            keep_inline_images=False)
+    assert same_html(cleaned, '<img alt="photo"><img src="data:image/png;base64,iVBO" alt="dot">')
+
+
+def test_inline_image_ids_are_read_from_the_img_sources() -> None:
+    html = ('<img alt="x" src="cid:image001.png@01DA6E2B.1F2C3D40"><IMG SRC=\'cid:a%40b\'>'
+            '<img src="cid:x&amp;y@z"><a href="cid:not-an-image@z">link</a><p>cid:text@z</p>')
+    assert inline_image_ids(html) == {"image001.png@01DA6E2B.1F2C3D40", "a@b", "x&y@z"}
 
 
 def test_what_an_email_body_needs_is_kept() -> None:

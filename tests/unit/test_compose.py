@@ -53,3 +53,19 @@ def test_attachments_are_carried():
                         (OutboundAttachment("beans.pdf", "application/pdf", b"%PDF-1.4 data"),))
     attachments = list(parse(raw).iter_attachments())
     assert [(a.get_filename(), a.get_content()) for a in attachments] == [("beans.pdf", b"%PDF-1.4 data")]
+
+
+def test_inline_images_go_in_multipart_related_beside_the_html_and_files_after_it():
+    photo = OutboundAttachment("photo.png", "image/png", b"PNGDATA", content_id="photo.1@client.test")
+    hostile = OutboundAttachment("x.png", "image/png", b"X", content_id="x@y>\r\nBcc: victim@evil.test")
+    raw = build_message(envelope(), "t", '<img src="cid:photo.1@client.test">',
+                        (OutboundAttachment("beans.pdf", "application/pdf", b"%PDF"), photo, hostile))
+    msg = parse(raw)
+    assert msg.get_content_type() == "multipart/mixed" and msg["Bcc"] is None
+    related, pdf = msg.get_payload()
+    assert related.get_content_type() == "multipart/related" and pdf.get_filename() == "beans.pdf"
+    alternative, image, _ = related.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert image["Content-ID"] == "<photo.1@client.test>" and image.get_content_disposition() == "inline"
+    assert image.get_content() == b"PNGDATA"
+    assert not msg.defects and all(not part.defects for part in msg.walk())
