@@ -82,6 +82,7 @@ class Settings:
     loop_window: int = 600
     soft_bounce_limit: int = 3  # soft bounces of different copies within soft_bounce_window stop delivery
     soft_bounce_window: int = 7 * 86400
+    new_ticket_alerts: str = "none"  # who hears of a ticket a client opened: none, admins or staff
     retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
     imap_host: str = ""
     imap_port: int = 993
@@ -116,6 +117,8 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+
+NEW_TICKET_ALERTS = ("none", "admins", "staff")  # staff: every staff and admin account
 
 _DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window",
                     "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window"}
@@ -160,6 +163,9 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
     settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
     if settings.invite_ttl <= 0:
         raise ConfigError("invite_ttl must be positive")
+    if settings.new_ticket_alerts not in NEW_TICKET_ALERTS:
+        raise ConfigError(f"{PREFIX}NEW_TICKET_ALERTS: {settings.new_ticket_alerts!r} is not one of "
+                          f"{', '.join(NEW_TICKET_ALERTS)}")
     return settings
 
 

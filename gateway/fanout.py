@@ -28,6 +28,15 @@ def audience(session: Session, ticket: Ticket) -> list[Account]:
     return list(people)
 
 
+def alert_staff(session: Session, mailer: Mailer, ticket: Ticket, post: Post) -> int:
+    """The staff the operator chose (new_ticket_alerts) hear of a ticket a client opened."""
+    roles = {"admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}.get(mailer.settings.new_ticket_alerts, ())
+    staff = list(session.scalars(select(Account).where(Account.role.in_(roles)).order_by(Account.id))) if roles else []
+    for account in staff:
+        mailer.new_ticket_alert(session, ticket, post, account)
+    return len(staff)
+
+
 def fan_out(session: Session, mailer: Mailer, ticket: Ticket, post: Post, first: bool = False) -> int:
     """Queue the post for everyone with access except its author; returns how many copies."""
     recipients = [a for a in audience(session, ticket) if a.id != post.author_id]

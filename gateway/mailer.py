@@ -41,15 +41,26 @@ class Mailer:
     def ticket_post(self, session: Session, ticket: Ticket, post: Post, recipient: Account,
                     first: bool = False) -> OutboxMessage:
         """A post of the thread, to one person with access."""
-        attachments = tuple(OutboundAttachment(a.filename, a.content_type, a.data, a.content_id)
-                            for a in post.attachments)
-        if sum(len(a.data) for a in attachments) > self.settings.max_relay_attachments_bytes:
-            attachments = ()  # too large to send to everyone: the text lists them by name and size
         return self._queue(
             session, "ticket_opened" if first else "post", ticket, recipient,
             from_name=f"{post.author.name} via {self.settings.store_name}",
-            post=post, delegate=None, attachments=attachments,
+            post=post, delegate=None, attachments=self._attachments_sent_with(post),
         )
+
+    def new_ticket_alert(self, session: Session, ticket: Ticket, post: Post, staff: Account) -> OutboxMessage:
+        """Tells staff who have not taken part that a client opened a ticket; replying takes part."""
+        return self._queue(
+            session, "new_ticket_alert", ticket, staff,
+            from_name=f"{post.author.name} via {self.settings.store_name}",
+            post=post, attachments=self._attachments_sent_with(post),
+        )
+
+    def _attachments_sent_with(self, post: Post) -> tuple[OutboundAttachment, ...]:
+        attachments = tuple(OutboundAttachment(a.filename, a.content_type, a.data, a.content_id)
+                            for a in post.attachments)
+        if sum(len(a.data) for a in attachments) > self.settings.max_relay_attachments_bytes:
+            return ()  # too large to send to everyone: the text lists them by name and size
+        return attachments
 
     def invitation(self, session: Session, delegate: Delegate) -> OutboxMessage:
         # a reply to the invitation goes to the invitee's reply address, where it is refused with a

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 # copies of a ticket's thread: whoever gets them must still have access when they leave
-_THREAD_KINDS = {"post", "ticket_opened", "accepted"}
+_THREAD_KINDS = {"post", "ticket_opened", "new_ticket_alert", "accepted"}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access import require_post_access
 from gateway.errors import Reason, Refused
-from gateway.fanout import fan_out
+from gateway.fanout import alert_staff, fan_out
 from gateway.mailer import Mailer
 from storage.models import Account, Attachment, Post, PostSource, Role, Ticket, TicketStatus
 
@@ -74,6 +74,8 @@ def open_ticket(session: Session, mailer: Mailer, *, owner: Account, creator: Ac
     session.flush()
     post = _store_post(session, ticket, creator, first_post)
     fan_out(session, mailer, ticket, post, first=True)
+    if not creator.role.is_staff:
+        alert_staff(session, mailer, ticket, post)
     return ticket, post
 
 

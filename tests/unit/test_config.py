@@ -47,3 +47,10 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
     assert secret_key_bytes(Settings(), tmp_path) == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     assert secret_key_bytes(Settings(secret_key="operator-key"), tmp_path) == b"operator-key"
+
+
+def test_new_ticket_alerts_take_one_of_three_values():
+    assert load_settings(environ={}).new_ticket_alerts == "none"
+    assert load_settings(environ={"GATEWAY_NEW_TICKET_ALERTS": "staff"}).new_ticket_alerts == "staff"
+    with pytest.raises(ConfigError, match="GATEWAY_NEW_TICKET_ALERTS: 'everyone' is not one of none, admins, staff"):
+        load_settings(environ={"GATEWAY_NEW_TICKET_ALERTS": "everyone"})

@@ -42,8 +42,8 @@ def context(kind: str) -> dict:
     return base | extra.get(kind, {})
 
 
-KINDS = ["post", "ticket_opened", "ack", "invite", "accepted", "invite_confirmation", "notice", "held",
-         "delivery_stopped"]
+KINDS = ["post", "ticket_opened", "new_ticket_alert", "ack", "invite", "accepted", "invite_confirmation", "notice",
+         "held", "delivery_stopped"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
