@@ -28,10 +28,15 @@ def audience(session: Session, ticket: Ticket) -> list[Account]:
     return list(people)
 
 
+_ALERTED_ROLES = {"none": (), "admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}
+
+
 def alert_staff(session: Session, mailer: Mailer, ticket: Ticket, post: Post) -> int:
     """The staff the operator chose (new_ticket_alerts) hear of a ticket a client opened."""
-    roles = {"admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}.get(mailer.settings.new_ticket_alerts, ())
-    staff = list(session.scalars(select(Account).where(Account.role.in_(roles)).order_by(Account.id))) if roles else []
+    roles = _ALERTED_ROLES[mailer.settings.new_ticket_alerts]
+    if not roles:
+        return 0
+    staff = list(session.scalars(select(Account).where(Account.role.in_(roles)).order_by(Account.id)))
     for account in staff:
         mailer.new_ticket_alert(session, ticket, post, account)
     return len(staff)
