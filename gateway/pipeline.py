@@ -32,7 +32,7 @@ from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute
 from parsers.classify import Classification, Kind, classify
 from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
-from parsers.mime import MalformedMessage, ParsedMail, parse_message
+from parsers.mime import MalformedMessage, ParsedMail, body_bytes, parse_message
 from parsers.quotes import extract_reply
 from parsers.sanitize import inline_image_ids
 from storage.db import STORAGE_DOWN, transaction
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
 _ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -131,7 +130,7 @@ class Intake:
                 refusal = Refused(Reason.MALFORMED, f"The message could not be read: {malformed}.")
                 decisions = [self._refused(r, refusal) for r in delivery.recipients]
             else:
-                body = hashlib.sha256(_body_bytes(raw)).hexdigest()
+                body = hashlib.sha256(body_bytes(raw)).hexdigest()
                 keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
                 decisions = self._decide(session, inbound, keys, mail, delivery, now)
             for decision in decisions:
@@ -173,7 +172,7 @@ class Intake:
         """by_message_id is the SPEC's duplicate: the same Message-ID from the same sender.
         by_content is the same message again whatever the servers on the way added to its header or
         put in its Message-ID: the sender, the Date it was written, its Subject and its body (`body`:
-        the digest of _body_bytes)."""
+        the digest of parsers.mime.body_bytes)."""
         by_message_id = None
         if inbound.message_id:
             identity = f"{inbound.message_id}|{inbound.sender}|{recipient.lower()}"
@@ -421,9 +420,3 @@ class Intake:
         account = find_account(session, mail.from_addresses[0])
         if account is not None:
             self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.reason) for d in refused])
-
-
-def _body_bytes(raw: bytes) -> bytes:
-    """What follows the header block, with line endings made alike."""
-    match = _HEADER_END.search(raw)
-    return raw[match.end():].replace(b"\r\n", b"\n").rstrip() if match else b""

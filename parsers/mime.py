@@ -137,6 +137,12 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSG_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,255}")  # atext, dots and @: nothing a header could misread
 
 
+def body_bytes(raw: bytes) -> bytes:
+    """What follows the header block, with line endings made alike (empty when there is no body)."""
+    match = _HEADER_END.search(raw)
+    return raw[match.end():].replace(b"\r\n", b"\n").rstrip() if match else b""
+
+
 def _header_section_size(raw: bytes) -> int:
     end = _HEADER_END.search(raw, 0, MAX_HEADER_BYTES + 4)
     return end.start() if end else min(len(raw), MAX_HEADER_BYTES + 1)
