@@ -51,7 +51,7 @@ from gateway.errors import StorageUnavailable
 from gateway.jobs import Jobs
 from gateway.pipeline import Delivery, Intake
 from parsers.addresses import AddressBook, SupportRoute, normalize, redact
-from storage.db import transaction
+from storage.db import STORAGE_DOWN, transaction
 from storage.models import MailboxCursor, Outcome
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ STOP_GRACE = 20.0
 LEASE_JOB = "imap leases"
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 _NETWORK_ERRORS = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, EOFError)
-_DATABASE_ERRORS = (StorageUnavailable, sa_exc.OperationalError, sa_exc.InterfaceError,
-                    sa_exc.DisconnectionError, sa_exc.TimeoutError)
+_DATABASE_ERRORS = (StorageUnavailable, *STORAGE_DOWN)
 
 
 class ConnectionLost(Exception):
