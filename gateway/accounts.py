@@ -51,3 +51,7 @@ def name_from_address(address: str) -> str:
 
 def list_accounts(session: Session) -> list[Account]:
     return list(session.scalars(select(Account).order_by(Account.id)))
+
+
+def accounts_with_roles(session: Session, roles: tuple[Role, ...]) -> list[Account]:
+    return list(session.scalars(select(Account).where(Account.role.in_(roles)).order_by(Account.id)))

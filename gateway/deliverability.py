@@ -25,9 +25,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.accounts import accounts_with_roles
 from gateway.config import Settings
 from gateway.errors import Reason, Refused
-from gateway.fanout import audience
+from gateway.fanout import staff_on
 from gateway.mailer import Mailer
 from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket
 
@@ -144,8 +145,7 @@ class Deliverability:
         ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
         if ticket is None:
             return
-        staff = [p for p in audience(session, ticket) if p.role.is_staff] or list(
-            session.scalars(select(Account).where(Account.role == Role.ADMIN).order_by(Account.id)))
+        staff = staff_on(session, ticket) or accounts_with_roles(session, (Role.ADMIN,))
         for person in staff:
             if person.email != address:
                 self.mailer.delivery_stopped(session, ticket, person, address, why)

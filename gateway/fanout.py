@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.accounts import accounts_with_roles
 from gateway.mailer import Mailer
 from storage.models import Account, Delegate, DelegateStatus, Post, Role, Ticket
 
@@ -28,15 +29,18 @@ def audience(session: Session, ticket: Ticket) -> list[Account]:
     return list(people)
 
 
+def staff_on(session: Session, ticket: Ticket) -> list[Account]:
+    """The staff who took part in the ticket: the part of its audience that is staff."""
+    return [person for person in audience(session, ticket) if person.role.is_staff]
+
+
 _ALERTED_ROLES = {"none": (), "admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}
 
 
 def alert_staff(session: Session, mailer: Mailer, ticket: Ticket, post: Post) -> int:
     """The staff the operator chose (new_ticket_alerts) hear of a ticket a client opened."""
     roles = _ALERTED_ROLES[mailer.settings.new_ticket_alerts]
-    if not roles:
-        return 0
-    staff = list(session.scalars(select(Account).where(Account.role.in_(roles)).order_by(Account.id)))
+    staff = accounts_with_roles(session, roles) if roles else []
     for account in staff:
         mailer.new_ticket_alert(session, ticket, post, account)
     return len(staff)

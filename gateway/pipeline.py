@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accounts import find_account, name_from_address
-from gateway.fanout import audience
+from gateway.fanout import staff_on
 from gateway.config import Settings
 from gateway.deliverability import Deliverability
 from gateway.delegates import invite
@@ -261,9 +261,8 @@ class Intake:
             log.warning("%s (no ticket, so no staff to tell)", reason)
             return
         sender = mail.from_addresses[0] if mail.from_addresses else "an unknown sender"
-        for person in audience(session, ticket):
-            if person.role.is_staff:
-                self.mailer.held_notice(session, ticket, person, sender, reason)
+        for person in staff_on(session, ticket):
+            self.mailer.held_notice(session, ticket, person, sender, reason)
 
     def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str, route,
              now: datetime) -> Decision:
