@@ -20,32 +20,17 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from dovecot import Dovecot, imap_settings, post_count, reply, wait_idle  # noqa: E402
-from support import RunningGateway, Sink, cli, free_port, make_mail, reply_address, wait_until  # noqa: E402
+from support import (RunningGateway, Sink, cli, free_port, make_mail, reply_address, scratch_database,  # noqa: E402
+                     wait_until)
 
 OWNER, STAFF = "olivia@client.test", "sam@store.test"
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str):
-    """A new database on the PostgreSQL server of server_url, dropped afterwards (as tests/conftest.py does)."""
-    name = f"gw_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run(*args) -> str:
@@ -139,7 +124,7 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="gw-bench-"))
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         os.chdir(workdir)
-        database_url = (cleanup.enter_context(fresh_database(args.database_url)) if args.database_url
+        database_url = (cleanup.enter_context(scratch_database(args.database_url, "gw_bench")) if args.database_url
                         else f"sqlite:///{workdir}/bench.db")
         server = Dovecot()
         cleanup.callback(server.cleanup)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from storage.db import upgrade
 from storage.models import Base
-from support import Clock, RunningGateway, Sink, cli, free_port
+from support import Clock, RunningGateway, Sink, cli, free_port, scratch_database
 
 pytest_plugins = ["dovecot"]  # the IMAP tests' fixtures: a real Dovecot, its certificate, gateways using it
 
@@ -31,22 +31,15 @@ def sqlite_template(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def pg_database():
     """A fresh PostgreSQL database for this test run, migrated once."""
-    name = f"gw_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc.orig}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}")
-    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(PG_SERVER, "gw_test"))
+        except OperationalError as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc.orig}")
+            pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}")
+        upgrade(url)
+        yield url
 
 
 def _truncate(url: str) -> None:
