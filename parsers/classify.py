@@ -202,11 +202,8 @@ def _dsn_outcome(block: dict[str, str]) -> str | None:
 
 
 def _dsn_status(block: dict[str, str]) -> str | None:
-    for field in ("status", "diagnostic-code"):
-        match = _ENHANCED_STATUS.search(block.get(field, ""))
-        if match:
-            return match.group(0)
-    return _status_in_text(block.get("diagnostic-code", ""))
+    match = _ENHANCED_STATUS.search(block.get("status", ""))
+    return match.group(0) if match else _status_in_text(block.get("diagnostic-code", ""))
 
 
 def _dsn_address(block: dict[str, str]) -> str | None:
