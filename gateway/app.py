@@ -16,6 +16,7 @@ from gateway.deliverability import Deliverability
 from gateway.http import AcceptPages, Health, make_http_app
 from gateway.imap import MailboxPoller
 from gateway.jobs import Jobs
+from gateway.letters import Letters
 from gateway.mailer import Mailer
 from gateway.outbound import Courier
 from gateway.pipeline import Intake
@@ -38,10 +39,11 @@ class Gateway:
         self.addresses = AddressBook(key, settings.mail_domain, settings.support)
         self.links = LinkSigner(key)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
-        self.mailer = Mailer(settings, self.addresses, self.links, self.renderer, clock)
+        self.mailer = Mailer(settings, self.addresses, clock)
         self.deliverability = Deliverability(self.mailer, settings)
         self.intake = Intake(self.sessions, self.mailer, self.deliverability, settings, clock)
-        self.courier = Courier(self.sessions, settings, self.addresses, self.deliverability, clock,
+        letters = Letters(settings, self.addresses, self.links, self.renderer)
+        self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
                                locking=self.engine.dialect.name == "postgresql")
         # IMAP intake (issue 6): only when a mailbox is configured
         self.poller = MailboxPoller(settings, self.intake, self.sessions, self.addresses) if settings.imap_host else None
@@ -56,7 +58,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the SMTP and HTTP listeners and start the background jobs."""
         s = self.settings
-        self._jobs = Jobs(self.courier, self.sessions, self.clock, s.delivery_interval)
+        self._jobs = Jobs(self.courier, self.intake.breaker, self.sessions, self.clock, s.delivery_interval)
         handler = GatewayHandler(self.intake, self.addresses, s.max_recipients, self.wake_delivery)
         loop = asyncio.get_running_loop()
         smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)

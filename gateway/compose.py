@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
+import hashlib
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -93,8 +93,10 @@ def _attachment_part(attachment: OutboundAttachment) -> bytes:
     ).encode() + data
 
 
-def _multipart(subtype: str, parts: list[bytes]) -> bytes:
-    boundary = f"=_gw_{secrets.token_hex(12)}"
+def _multipart(subtype: str, parts: list[bytes], seed: str) -> bytes:
+    # derived from the message, so that a copy sent again is the same bytes; it cannot occur in the
+    # parts, which are quoted-printable ("=" is "=3D") or base64
+    boundary = f"=_gw_{hashlib.sha256(f'{seed}/{subtype}'.encode()).hexdigest()[:24]}"
     out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode()]
     for part in parts:
         out.append(f"--{boundary}\r\n".encode())
@@ -104,8 +106,21 @@ def _multipart(subtype: str, parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def build_message(envelope: Envelope, text: str, html: str,
-                  attachments: tuple[OutboundAttachment, ...] = ()) -> bytes:
+@dataclass(frozen=True)
+class EncodedAttachments:
+    """A post's attachments as MIME parts, encoded once and shared by every copy of the post."""
+
+    inline: tuple[bytes, ...] = ()
+    others: tuple[bytes, ...] = ()
+
+
+def encode_attachments(attachments: tuple[OutboundAttachment, ...]) -> EncodedAttachments:
+    return EncodedAttachments(tuple(_attachment_part(a) for a in attachments if a.content_id),
+                              tuple(_attachment_part(a) for a in attachments if not a.content_id))
+
+
+def build_head(envelope: Envelope) -> bytes:
+    """The header of one copy: everything that names its recipient."""
     head = [
         _address_header("From", envelope.from_name, envelope.from_address),
         _address_header("To", envelope.to_name, envelope.to_address),
@@ -121,11 +136,19 @@ def build_message(envelope: Envelope, text: str, html: str,
         head.append(_header("References", " ".join(f"<{ref}>" for ref in envelope.references)))
     head.extend(_header(name, value) for name, value in envelope.extra_headers)
     head.append(b"MIME-Version: 1.0\r\n")
-    body = _multipart("alternative", [_text_part("plain", text), _text_part("html", html)])
-    inline = [a for a in attachments if a.content_id]
-    if inline:
-        body = _multipart("related", [body] + [_attachment_part(a) for a in inline])
-    others = [a for a in attachments if not a.content_id]
-    if others:
-        body = _multipart("mixed", [body] + [_attachment_part(a) for a in others])
-    return b"".join(head) + body
+    return b"".join(head)
+
+
+def build_body(text: str, html: str, attachments: EncodedAttachments, seed: str) -> bytes:
+    """The MIME body (from its Content-Type on), the same for every copy that shares text, html and `seed`."""
+    body = _multipart("alternative", [_text_part("plain", text), _text_part("html", html)], seed)
+    if attachments.inline:
+        body = _multipart("related", [body, *attachments.inline], seed)
+    if attachments.others:
+        body = _multipart("mixed", [body, *attachments.others], seed)
+    return body
+
+
+def build_message(envelope: Envelope, text: str, html: str,
+                  attachments: tuple[OutboundAttachment, ...] = ()) -> bytes:
+    return build_head(envelope) + build_body(text, html, encode_attachments(attachments), envelope.message_id)

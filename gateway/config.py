@@ -76,7 +76,8 @@ class Settings:
     create_invitee_accounts: bool = False
     create_sender_accounts: bool = False
     delivery_interval: int = 2
-    delivery_lease: int = 300  # a copy claimed by a process that died is sent again after this
+    delivery_lease: int = 10  # a claimed copy's lease, renewed while its process lives; after a crash it runs out
+    relay_connections: int = 4  # relay connections (or outbox-folder writers) used in parallel
     loop_sender_limit: int = 20  # posts from one sender per loop_window; more are held
     loop_ticket_limit: int = 100  # posts to one ticket per loop_window; more are held
     loop_window: int = 600
@@ -161,8 +162,9 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
         if f"{PREFIX}{name.upper()}" in env:
             values[name] = env[f"{PREFIX}{name.upper()}"]
     settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
-    if settings.invite_ttl <= 0:
-        raise ConfigError("invite_ttl must be positive")
+    for name in ("invite_ttl", "delivery_lease", "relay_connections"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     if settings.new_ticket_alerts not in NEW_TICKET_ALERTS:
         raise ConfigError(f"{PREFIX}NEW_TICKET_ALERTS: {settings.new_ticket_alerts!r} is not one of "
                           f"{', '.join(NEW_TICKET_ALERTS)}")

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from gateway.accounts import find_account, name_from_address, valid_email
 from gateway.errors import Reason, Refused
 from gateway.mailer import Mailer
-from gateway.tickets import posts_of
 from storage.models import (
     Account,
     Delegate,
     DelegateStatus,
     OutboxMessage,
     OutboxStatus,
+    Post,
     Role,
     Ticket,
 )
@@ -100,7 +100,9 @@ def accept(session: Session, mailer: Mailer, delegate_id: int, now: datetime) ->
     delegate = session.get(Delegate, delegate_id, populate_existing=True)
     if moved != 1:
         return delegate, link_state(delegate, now)
-    mailer.thread_so_far(session, delegate, posts_of(session, delegate.ticket))
+    last = session.scalars(select(Post).where(Post.ticket_id == delegate.ticket_id)
+                           .order_by(Post.id.desc()).limit(1)).first()
+    mailer.thread_so_far(session, delegate, last)
     return delegate, LinkState.VALID
 
 

@@ -1,8 +1,8 @@
-"""A post -> one outbox row per person with access, in the same transaction as the post."""
+"""A post -> one outbox row per person with access, in the same transaction as the post (one statement)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts import accounts_with_roles
@@ -10,7 +10,7 @@ from gateway.mailer import Mailer
 from storage.models import Account, Delegate, DelegateStatus, Post, Role, Ticket
 
 
-def audience(session: Session, ticket: Ticket) -> list[Account]:
+def _with_access(ticket: Ticket):
     """The owner, every accepted delegate, and the staff who took part (created, posted, invited)."""
     staff_roles = (Role.STAFF, Role.ADMIN)
     delegates = select(Delegate.account_id).where(
@@ -18,15 +18,19 @@ def audience(session: Session, ticket: Ticket) -> list[Account]:
     posters = select(Post.author_id).where(Post.ticket_id == ticket.id)
     inviters = select(Delegate.invited_by_id).where(Delegate.ticket_id == ticket.id)
     staff_ids = posters.union(inviters).scalar_subquery()
-    people = session.scalars(
-        select(Account).where(
-            (Account.id == ticket.owner_id)
+    return ((Account.id == ticket.owner_id)
             | Account.id.in_(delegates)
             | ((Account.id == ticket.creator_id) & Account.role.in_(staff_roles))
-            | (Account.id.in_(staff_ids) & Account.role.in_(staff_roles))
-        ).order_by(Account.id)
-    )
-    return list(people)
+            | (Account.id.in_(staff_ids) & Account.role.in_(staff_roles)))
+
+
+def audience(session: Session, ticket: Ticket) -> list[Account]:
+    return list(session.scalars(select(Account).where(_with_access(ticket)).order_by(Account.id)))
+
+
+def audience_but(ticket: Ticket, author: Account) -> Select:
+    """(id, email) of everyone with access except `author`, for Mailer.post_to_everyone."""
+    return select(Account.id, Account.email).where(_with_access(ticket), Account.id != author.id)
 
 
 def staff_on(session: Session, ticket: Ticket) -> list[Account]:
@@ -48,7 +52,4 @@ def alert_staff(session: Session, mailer: Mailer, ticket: Ticket, post: Post) ->
 
 def fan_out(session: Session, mailer: Mailer, ticket: Ticket, post: Post, first: bool = False) -> int:
     """Queue the post for everyone with access except its author; returns how many copies."""
-    recipients = [a for a in audience(session, ticket) if a.id != post.author_id]
-    for recipient in recipients:
-        mailer.ticket_post(session, ticket, post, recipient, first=first)
-    return len(recipients)
+    return mailer.post_to_everyone(session, ticket, post, audience_but(ticket, post.author), first=first)

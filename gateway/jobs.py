@@ -1,5 +1,6 @@
-"""Background jobs on APScheduler: outbox delivery (with retries), invitation expiry, and blocking
-work run on threads of their own (the IMAP poller's lease keeping and folder polls)."""
+"""Background jobs on APScheduler: outbox delivery (with retries), invitation expiry and pruning of
+the loop breaker's old events, and blocking work run on threads of their own (the IMAP poller's lease
+keeping and folder polls)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.delegates import expire_due
+from gateway.loop_breaker import LoopBreaker
 from gateway.outbound import Courier
 from storage.db import transaction
 
@@ -36,9 +38,10 @@ _OVERRUN_IS_EXPECTED = _OverrunIsExpected()
 
 
 class Jobs:
-    def __init__(self, courier: Courier, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 delivery_interval: int):
+    def __init__(self, courier: Courier, breaker: LoopBreaker, sessions: sessionmaker[Session],
+                 clock: Callable[[], datetime], delivery_interval: int):
         self.courier = courier
+        self.breaker = breaker
         self.sessions = sessions
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -124,5 +127,7 @@ class Jobs:
             log.info("%d invitation(s) expired", count)
 
     def _expire_now(self) -> int:
+        now = self.clock()
         with transaction(self.sessions) as session:
-            return expire_due(session, self.clock())
+            self.breaker.prune(session, now)
+            return expire_due(session, now)

@@ -1,48 +1,40 @@
-"""Delivery of outbox rows: claim due rows, re-check access, send, record; retry with back-off.
+"""Delivery of outbox rows over several relay connections at once; retry with back-off.
 
-Claiming, sending and recording are three steps with no transaction open while sending. A row
-stays `sending` under a lease while it is out; after a crash the lease runs out and the row is
-sent again with the same Message-ID (the only case in which a copy goes twice).
+Each connection works in batches: claim due rows and re-check access for all of them (one query),
+render them (gateway.letters), send them over the one connection, record them (one statement). No
+transaction is open while sending. A claimed row stays `sending` under a short lease that its process
+renews while it lives; after a crash the lease runs out within seconds and the row is sent again,
+with the same Message-ID: only copies between the relay's 250 and their batch's record go twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import secrets
+import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.access import access_of
 from gateway.config import Settings
-from gateway.delegates import LinkState, link_state
-from gateway.deliverability import Deliverability
+from gateway.letters import POST_KINDS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
-from storage.models import Account, Delegate, OutboxMessage, OutboxStatus, Ticket
+from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 20  # copies one connection claims, checks, sends and records together
 # copies of a ticket's thread: whoever gets them must still have access when they leave
-_THREAD_KINDS = {"post", "ticket_opened", "new_ticket_alert", "accepted"}
-
-
-@dataclass(frozen=True)
-class Copy:
-    id: int
-    kind: str
-    recipient: str
-    raw: bytes
-    ticket_id: int | None
-    recipient_id: int | None
-    delegate_id: int | None
+_THREAD_KINDS = POST_KINDS | {"accepted"}
+_OUT = OutboxMessage
 
 
 class TemporaryFailure(Exception):
@@ -127,13 +119,14 @@ class RelayTransport:
 
 class Courier:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, addresses: AddressBook,
-                 deliverability: Deliverability, clock: Callable[[], datetime], locking: bool):
+                 letters: Letters, clock: Callable[[], datetime], locking: bool):
         self.sessions = sessions
         self.settings = settings
         self.addresses = addresses
-        self.deliverability = deliverability
+        self.letters = letters
         self.clock = clock
-        self.locking = locking  # FOR UPDATE SKIP LOCKED (PostgreSQL)
+        self.locking = locking  # FOR UPDATE SKIP LOCKED (PostgreSQL): processes share the outbox
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:100]
 
     def transport(self):
         if self.settings.relay_configured:
@@ -142,97 +135,139 @@ class Courier:
 
     async def deliver_due(self) -> int:
         """Send everything that is due now; returns how many copies were handed over."""
-        handed = 0
-        while True:
-            copies = await asyncio.to_thread(self._claim)
-            if not copies:
-                return handed
-            async with self.transport() as transport:
-                for copy in copies:
-                    handed += await self._deliver_one(transport, copy)
-
-    async def _deliver_one(self, transport, copy: Copy) -> int:
-        if not await asyncio.to_thread(self._still_wanted, copy):
-            return 0
+        keeper = asyncio.create_task(self._keep_leases())
         try:
-            await transport.send(self.addresses.bounce_address(copy.id), copy)
-        except PermanentFailure as exc:
-            log.warning("outbox #%s to %s refused: %s", copy.id, copy.recipient, exc)
-            await asyncio.to_thread(self._record_failure, copy.id, str(exc), True)
-            return 0
-        except TemporaryFailure as exc:
-            log.info("outbox #%s to %s deferred: %s", copy.id, copy.recipient, exc)
-            await asyncio.to_thread(self._record_failure, copy.id, str(exc), False)
-            return 0
-        await asyncio.to_thread(self._record_sent, copy.id)
-        return 1
+            results = await asyncio.gather(*(self._connection_worker() for _ in range(self.settings.relay_connections)),
+                                           return_exceptions=True)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(results)
+
+    async def _connection_worker(self) -> int:
+        handed = 0
+        async with self.transport() as transport:
+            while True:
+                copies = await asyncio.to_thread(self._claim)
+                if not copies:
+                    return handed
+                sent: list[int] = []
+                failures: list[tuple[Copy, str, bool]] = []
+                for copy in copies:
+                    try:
+                        await transport.send(self.addresses.bounce_address(copy.id), copy)
+                    except PermanentFailure as exc:
+                        log.warning("outbox #%s to %s refused: %s", copy.id, copy.recipient, exc)
+                        failures.append((copy, str(exc), True))
+                    except TemporaryFailure as exc:
+                        log.info("outbox #%s to %s deferred: %s", copy.id, copy.recipient, exc)
+                        failures.append((copy, str(exc), False))
+                    else:
+                        sent.append(copy.id)
+                await asyncio.to_thread(self._record, sent, failures)
+                handed += len(sent)
+
+    async def _keep_leases(self) -> None:
+        """While this process lives, the copies it holds stay its own."""
+        while True:
+            await asyncio.sleep(self.settings.delivery_lease / 3)
+            await asyncio.to_thread(self._renew_leases)
+
+    def _renew_leases(self) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(update(_OUT).where(_OUT.status == literal_column("'sending'"), _OUT.claimed_by == self.holder)
+                            .values(claimed_until=self.clock() + timedelta(seconds=self.settings.delivery_lease))
+                            .execution_options(synchronize_session=False))
+
+    # --- claim: due rows, still wanted, rendered -------------------------------------------
 
     def _claim(self) -> list[Copy]:
         now = self.clock()
         with transaction(self.sessions) as session:
-            due = (
-                select(OutboxMessage)
-                .where(or_(
-                    (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
-                    (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.claimed_until < now),
-                ))
-                .order_by(OutboxMessage.id)
-                .limit(BATCH)
-            )
-            if self.locking:
-                due = due.with_for_update(skip_locked=True)
-            rows = list(session.scalars(due))
-            for row in rows:
-                row.status = OutboxStatus.SENDING
-                row.claimed_until = now + timedelta(seconds=self.settings.delivery_lease)
-            return [Copy(r.id, r.kind, r.recipient, r.raw, r.ticket_id, r.recipient_id, r.delegate_id)
-                    for r in rows]
-
-    def _still_wanted(self, copy: Copy) -> bool:
-        """Access is checked again just before a copy leaves: a revoke stops what has not gone yet,
-        and so does a stop on the address after bounces."""
-        now = self.clock()
-        with transaction(self.sessions) as session:
-            wanted, why, status = True, "", OutboxStatus.CANCELLED
-            stopped = self.deliverability.stopped_reason(session, copy.recipient)
-            if stopped is not None:
-                wanted, why, status = False, f"delivery to {copy.recipient} stopped: {stopped}", OutboxStatus.SUPPRESSED
-            elif copy.kind in _THREAD_KINDS and copy.ticket_id is not None and copy.recipient_id is not None:
-                ticket = session.get(Ticket, copy.ticket_id)
-                account = session.get(Account, copy.recipient_id)
-                wanted = ticket is not None and account is not None and access_of(session, ticket, account, now).allowed
-                why = "recipient no longer has access"
-            elif copy.kind == "invite" and copy.delegate_id is not None:
-                delegate = session.get(Delegate, copy.delegate_id)
-                wanted = link_state(delegate, now) == LinkState.VALID
-                why = "invitation no longer open"
+            rows = self._due(session, now, _OUT.status == literal_column("'sending'"), _OUT.claimed_until < now,
+                             _OUT.claimed_until, BATCH)
+            if len(rows) < BATCH:
+                rows += self._due(session, now, _OUT.status == literal_column("'pending'"), _OUT.next_attempt_at <= now,
+                                  _OUT.next_attempt_at, BATCH - len(rows))
+            wanted = [r for r in rows if r.wanted and r.stopped is None]
+            for r in rows:
+                if r.stopped is not None:
+                    self._drop(session, r.id, OutboxStatus.SUPPRESSED, f"delivery to {r.recipient} stopped: {r.stopped}")
+                elif not r.wanted:
+                    why = "invitation no longer open" if r.kind == "invite" else "recipient no longer has access"
+                    self._drop(session, r.id, OutboxStatus.CANCELLED, why)
             if not wanted:
-                session.execute(update(OutboxMessage)
-                                .where(OutboxMessage.id == copy.id, OutboxMessage.status == OutboxStatus.SENDING)
-                                .values(status=status, last_error=why[:2000]))
-            return wanted
+                return []
+            session.execute(update(_OUT).where(_OUT.id.in_([r.id for r in wanted])).values(
+                status=OutboxStatus.SENDING, claimed_by=self.holder,
+                claimed_until=now + timedelta(seconds=self.settings.delivery_lease),
+            ).execution_options(synchronize_session=False))
+            copies, unrenderable = self.letters.compose(session, wanted)
+            for outbox_id, error in unrenderable:
+                self._drop(session, outbox_id, OutboxStatus.FAILED, f"could not be rendered: {error}")
+            return copies
 
-    def _record_sent(self, outbox_id: int) -> None:
-        now = self.clock()
-        with transaction(self.sessions) as session:
-            # a bounce may come back before this record of the relay's 250 does: it stays bounced
-            status = case((OutboxMessage.status == OutboxStatus.BOUNCED, OutboxStatus.BOUNCED), else_=OutboxStatus.SENT)
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
-                status=status, sent_at=now, claimed_until=None,
-                attempts=OutboxMessage.attempts + 1, last_error=None))
+    def _due(self, session: Session, now: datetime, state, due, order, limit: int) -> list:
+        """Rows in `state` that are `due`, locked for this process (skipping rows others hold), each
+        with whether it is still wanted: access is checked again just before a copy leaves, so a revoke
+        stops what has not gone yet, and so does a stop on the address after bounces."""
+        staff = (Role.STAFF, Role.ADMIN)
+        accepted = exists().where(Delegate.ticket_id == _OUT.ticket_id, Delegate.account_id == _OUT.recipient_id,
+                                  Delegate.status == DelegateStatus.ACCEPTED)
+        has_access = (Ticket.owner_id == _OUT.recipient_id) | Account.role.in_(staff) | accepted
+        invitation_open = exists().where(Delegate.id == _OUT.delegate_id, Delegate.status == DelegateStatus.INVITED,
+                                         Delegate.expires_at > now)
+        wanted = case(
+            (_OUT.kind.in_(_THREAD_KINDS) & _OUT.ticket_id.is_not(None) & _OUT.recipient_id.is_not(None), has_access),
+            (_OUT.kind == "invite", invitation_open),
+            else_=True,
+        )
+        query = (
+            select(_OUT.id, _OUT.kind, _OUT.ticket_id, _OUT.post_id, _OUT.delegate_id, _OUT.recipient_id,
+                   _OUT.recipient, _OUT.message_id, _OUT.details, _OUT.created_at,
+                   wanted.label("wanted"), DeliveryStop.reason.label("stopped"))
+            .outerjoin(Ticket, Ticket.id == _OUT.ticket_id)
+            .outerjoin(Account, Account.id == _OUT.recipient_id)
+            .outerjoin(DeliveryStop, (DeliveryStop.address == func.lower(_OUT.recipient))
+                       & DeliveryStop.stopped_at.is_not(None))
+            .where(state, due)
+            .order_by(order)
+            .limit(limit)
+        )
+        if self.locking:
+            query = query.with_for_update(skip_locked=True, of=_OUT)
+        return list(session.execute(query))
 
-    def _record_failure(self, outbox_id: int, error: str, permanent: bool) -> None:
+    @staticmethod
+    def _drop(session: Session, outbox_id: int, status: OutboxStatus, why: str) -> None:
+        session.execute(update(_OUT).where(_OUT.id == outbox_id)
+                        .values(status=status, last_error=why[:2000], claimed_until=None, claimed_by=None))
+
+    # --- record what the relay said ------------------------------------------------------
+
+    def _record(self, sent: list[int], failures: list[tuple[Copy, str, bool]]) -> None:
         now = self.clock()
         schedule = self.settings.retry_schedule
         with transaction(self.sessions) as session:
-            row = session.get(OutboxMessage, outbox_id)
-            if row is None:
-                return
-            row.attempts += 1
-            row.last_error = error[:2000]
-            row.claimed_until = None
-            if permanent or row.attempts > len(schedule):
-                row.status = OutboxStatus.FAILED
-            else:
-                row.status = OutboxStatus.PENDING
-                row.next_attempt_at = now + timedelta(seconds=schedule[row.attempts - 1])
+            if sent:
+                # a bounce may come back before this record of the relay's 250 does: it stays bounced
+                status = case((_OUT.status == OutboxStatus.BOUNCED, OutboxStatus.BOUNCED), else_=OutboxStatus.SENT)
+                session.execute(update(_OUT).where(_OUT.id.in_(sent)).values(
+                    status=status, sent_at=now, claimed_until=None, claimed_by=None,
+                    attempts=_OUT.attempts + 1, last_error=None).execution_options(synchronize_session=False))
+            for copy, error, permanent in failures:
+                row = session.get(_OUT, copy.id)
+                if row is None:
+                    continue
+                row.attempts += 1
+                row.last_error = error[:2000]
+                row.claimed_until, row.claimed_by = None, None
+                if permanent or row.attempts > len(schedule):
+                    row.status = OutboxStatus.FAILED
+                else:
+                    row.status = OutboxStatus.PENDING
+                    row.next_attempt_at = now + timedelta(seconds=schedule[row.attempts - 1])

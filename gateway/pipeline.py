@@ -13,10 +13,10 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accounts import find_account, name_from_address
@@ -25,6 +25,7 @@ from gateway.config import Settings
 from gateway.deliverability import Deliverability
 from gateway.delegates import invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
+from gateway.loop_breaker import LoopBreaker
 from gateway.mailer import InviteResult, Mailer
 from gateway.notices import RefusalNotices
 from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
 _ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
+_COUNTED_BY_BREAKER = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.HELD)
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -95,6 +97,7 @@ class Intake:
         self.settings = settings
         self.clock = clock
         self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
+        self.breaker = LoopBreaker(settings)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
@@ -140,6 +143,8 @@ class Intake:
                     reason=decision.reason, ticket_id=decision.ticket_id,
                     dedupe_key=kept.by_message_id, content_key=kept.by_content,
                 ))
+            self.breaker.count(session, inbound.sender,
+                               [d.ticket_id for d in decisions if d.outcome in _COUNTED_BY_BREAKER], now)
         return decisions
 
     def _hold(self, raw: bytes, delivery: Delivery, error: Exception) -> list[Decision]:
@@ -238,23 +243,6 @@ class Intake:
             return "mail loop: a message the gateway sent came back; not posted"
         return None
 
-    def _check_breaker(self, session: Session, sender: str, ticket_id: int | None, now: datetime) -> None:
-        """Too many messages from one sender, or to one ticket, in a short time: hold the rest."""
-        window = self.settings.loop_window
-        counted = (select(func.count()).select_from(InboundOutcome)
-                   .join(InboundMessage, InboundOutcome.message_id == InboundMessage.id)
-                   .where(InboundMessage.received_at >= now - timedelta(seconds=window),
-                          InboundOutcome.outcome.in_((Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.HELD))))
-        limits = [(counted.where(InboundMessage.sender == sender), self.settings.loop_sender_limit, f"from {sender}")]
-        if ticket_id is not None:
-            limits.append((counted.where(InboundOutcome.ticket_id == ticket_id), self.settings.loop_ticket_limit,
-                           f"to ticket #{ticket_id}"))
-        for query, limit, what in limits:
-            seen = session.scalar(query) or 0
-            if seen >= limit:
-                raise Held(f"held by the loop breaker: {seen} messages {what} in the last {window // 60} minutes "
-                           f"(limit {limit}); kept for staff to look at", first=seen == limit)
-
     def _tell_staff(self, session: Session, ticket_id: int | None, mail: ParsedMail, reason: str) -> None:
         ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
         if ticket is None:
@@ -342,7 +330,7 @@ class Intake:
         if ticket is None or account is None:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
-        self._check_breaker(session, account.email, ticket.id, now)
+        self.breaker.check(session, account.email, ticket.id, now)
         post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
 
@@ -360,7 +348,7 @@ class Intake:
         if account.role.is_staff:
             raise Refused(Reason.STAFF_TO_SUPPORT,
                           "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
-        self._check_breaker(session, sender, None, now)
+        self.breaker.check(session, sender, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(inbound, mail))

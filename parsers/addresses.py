@@ -91,7 +91,7 @@ Route = SupportRoute | ReplyRoute | InviteRoute | BounceRoute
 _TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>\d{1,12})(?:-(?P<b>\d{1,12}))?-(?P<mac>[a-z2-7]{%d})$" % MAC_CHARS)
 
 
-_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}$")
+_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")  # gateway.mailer: "<kind>.<32 hex>[.<recipient id>]"
 
 
 class AddressBook:
@@ -120,7 +120,7 @@ class AddressBook:
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 
     def is_our_message_id(self, message_id: str | None) -> bool:
-        """A Message-ID the gateway made (see gateway.mailer): "<kind>.<32 hex>@<domain>"."""
+        """A Message-ID the gateway made (see gateway.mailer)."""
         local, _, domain = (message_id or "").lower().rpartition("@")
         return domain == self.domain and bool(_OUR_MESSAGE_ID.match(local))
 

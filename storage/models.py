@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     String,
     Text,
@@ -259,27 +260,53 @@ class Attachment(Base):
 
 
 class OutboxMessage(Base):
-    """One rendered copy for one recipient, from the transaction that caused it until the relay's 250."""
+    """One copy for one recipient, from the transaction that caused it until the relay's 250.
+
+    Small on purpose: what to send (`kind`, with the post, delegate or `details` it is made from),
+    to whom, its Message-ID and its delivery state. The message itself is rendered when it is sent
+    (gateway.letters), from the stored data, its Message-ID and `created_at` as its Date, so a copy
+    sent again after a crash is the same message."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # only copies still to send are indexed: the claim reads them in order, sent rows drop out
+        Index("ix_outbox_pending", "next_attempt_at",
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_sending", "claimed_until",
+              sqlite_where=text("status = 'sending'"), postgresql_where=text("status = 'sending'")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))  # which template made it
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # which template makes it
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))  # for "accepted": the thread up to it
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("delegates.id"))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     recipient: Mapped[str] = mapped_column(String(320))
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    message_id: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict | None] = mapped_column(JSON)  # a notice's own facts (who was held, and why)
     status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the process sending it, which renews the lease
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(CleanText)
+
+
+class LoopEvent(Base):
+    """A post, new ticket or held message, for the loop breaker: counted per sender and per ticket
+    over a short window, read through an index, and pruned once older than the window."""
+
+    __tablename__ = "loop_events"
+    __table_args__ = (Index("ix_loop_events_sender_at", "sender", "at"),
+                      Index("ix_loop_events_ticket_at", "ticket_id", "at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # --- IMAP intake (issue 6) -----------------------------------------------------------------

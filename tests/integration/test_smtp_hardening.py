@@ -148,8 +148,6 @@ def test_bare_cr_and_lf_never_reach_the_relay(gw, sink, people, ticket):
     """Posts carrying every bare CR/LF variant are relayed with CRLF only, and nothing is lost."""
     import re
 
-    from storage.models import OutboxMessage
-
     body = "one\rtwo\nthree\r\n.\r\nfour\n.\nfive\r.\rsix"
     assert cli("post", ticket, "--by", people.staff, "--body", body).code == 0
     address = reply_address(gw, ticket, people.owner)
@@ -157,8 +155,7 @@ def test_bare_cr_and_lf_never_reach_the_relay(gw, sink, people, ticket):
            "seven\neight\r.\rnine\n").encode()
     assert gw.send(raw, people.owner, address).code == 250
     staff_copy = sink.wait_for(1, to=people.staff)[0].text
-    with gw.gateway.sessions() as session:
-        relayed = [row.raw for row in session.query(OutboxMessage)]
+    relayed = [m.raw for m in sink.received]
     assert relayed and all(re.search(rb"\r(?!\n)|(?<!\r)\n", message) is None for message in relayed)
     assert all(word in staff_copy for word in ("seven", "eight", "nine"))
     owner_copy = sink.wait_for(2, to=people.owner)[-1].text

@@ -29,7 +29,7 @@ def context(kind: str) -> dict:
     post = SimpleNamespace(author=author, body=f"Body {HOSTILE}\nsecond line", html=None, created_at=WHEN,
                            attachments=[SimpleNamespace(filename=f"{HOSTILE}.pdf", size=10)])
     base = dict(ticket=ticket, recipient=person(f"Dan {HOSTILE}", "dan@client.test"), post=post, delegate=None,
-                reply_address="r-12-2-abc@gw.test", invite_address=None)
+                can_reply=True, invite_address=None)
     extra = {
         "invite": dict(accept_url="http://gw.test/accept/3-abc", inviter=author, expires_at=WHEN),
         "accepted": dict(posts=[post, post]),
