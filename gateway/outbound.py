@@ -31,7 +31,8 @@ from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, Outb
 
 log = logging.getLogger(__name__)
 
-BATCH = 20  # copies one connection claims, checks, sends and records together
+BATCH = 20  # copies one connection claims, checks and renders together
+UNRECORDED = 20  # copies the relay took that may wait for their record (they would go again after a crash)
 # copies of a ticket's thread: whoever gets them must still have access when they leave
 _THREAD_KINDS = POST_KINDS | {"accepted"}
 _OUT = OutboxMessage
@@ -117,6 +118,58 @@ class RelayTransport:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
+class _Ledger:
+    """What the relay said, written down by one recorder for all connections, many rows a statement.
+
+    A copy that the relay took but that is not yet recorded goes again after a crash, so at most
+    UNRECORDED such copies may wait: the connections pause until the record catches up."""
+
+    def __init__(self, record: Callable[[list[int], list[tuple[Copy, str, bool]]], None]):
+        self._record = record
+        self._sent: list[int] = []
+        self._failures: list[tuple[Copy, str, bool]] = []
+        self._writing = 0
+        self._changed = asyncio.Condition()
+        self._closed = False
+
+    async def sent(self, copy: Copy) -> None:
+        async with self._changed:
+            self._sent.append(copy.id)
+            self._changed.notify_all()
+
+    async def failed(self, copy: Copy, error: str, permanent: bool) -> None:
+        async with self._changed:
+            self._failures.append((copy, error, permanent))
+            self._changed.notify_all()
+
+    async def room(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._sent) + self._writing < UNRECORDED)
+
+    async def close(self) -> None:
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    async def run(self) -> None:
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._sent or self._failures or self._closed)
+                sent, self._sent = self._sent, []
+                failures, self._failures = self._failures, []
+                self._writing = len(sent)
+            if not sent and not failures:
+                return  # closed, and everything is written
+            try:
+                await asyncio.to_thread(self._record, sent, failures)
+            except Exception:
+                # the rows stay `sending` under their lease and go again later: a duplicate, never a loss
+                log.exception("recording %d sent copies failed", len(sent))
+            async with self._changed:
+                self._writing = 0
+                self._changed.notify_all()
+
+
 class Courier:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, addresses: AddressBook,
                  letters: Letters, clock: Callable[[], datetime], locking: bool):
@@ -135,41 +188,44 @@ class Courier:
 
     async def deliver_due(self) -> int:
         """Send everything that is due now; returns how many copies were handed over."""
+        ledger = _Ledger(self._record)
+        recorder = asyncio.create_task(ledger.run())
         keeper = asyncio.create_task(self._keep_leases())
         try:
-            results = await asyncio.gather(*(self._connection_worker() for _ in range(self.settings.relay_connections)),
+            results = await asyncio.gather(*(self._connection_worker(ledger)
+                                             for _ in range(self.settings.relay_connections)),
                                            return_exceptions=True)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+            await ledger.close()
+            await recorder
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return sum(results)
 
-    async def _connection_worker(self) -> int:
+    async def _connection_worker(self, ledger: "_Ledger") -> int:
         handed = 0
         async with self.transport() as transport:
             while True:
                 copies = await asyncio.to_thread(self._claim)
                 if not copies:
                     return handed
-                sent: list[int] = []
-                failures: list[tuple[Copy, str, bool]] = []
                 for copy in copies:
+                    await ledger.room()
                     try:
                         await transport.send(self.addresses.bounce_address(copy.id), copy)
                     except PermanentFailure as exc:
                         log.warning("outbox #%s to %s refused: %s", copy.id, copy.recipient, exc)
-                        failures.append((copy, str(exc), True))
+                        await ledger.failed(copy, str(exc), permanent=True)
                     except TemporaryFailure as exc:
                         log.info("outbox #%s to %s deferred: %s", copy.id, copy.recipient, exc)
-                        failures.append((copy, str(exc), False))
+                        await ledger.failed(copy, str(exc), permanent=False)
                     else:
-                        sent.append(copy.id)
-                await asyncio.to_thread(self._record, sent, failures)
-                handed += len(sent)
+                        await ledger.sent(copy)
+                        handed += 1
 
     async def _keep_leases(self) -> None:
         """While this process lives, the copies it holds stay its own."""

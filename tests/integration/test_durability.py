@@ -1,6 +1,6 @@
 """Issue 5 "Durability": a real `gateway serve` process killed with SIGKILL in the middle of
 intake loses no message, and in the middle of a fan-out no recipient; only a copy caught
-between the relay's 250 and our record of it goes twice, with the same Message-ID."""
+between the relay's 250 and our record of it goes twice (a bounded number), with the same Message-ID."""
 
 from __future__ import annotations
 
@@ -65,9 +65,13 @@ def test_kill_9_during_a_200_recipient_fan_out_loses_no_one(monkeypatch, env, db
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
 
+    from gateway.config import Settings
+    from gateway.outbound import UNRECORDED
+
     copies = collections.Counter(m.to for m in sink.received if "Fan me out" in m.text)
     twice = [to for to, n in copies.items() if n > 1]
-    assert len(twice) <= 1, f"more than the one copy in flight went twice: {twice}"
+    in_flight = UNRECORDED + Settings().relay_connections  # taken by the relay, not yet recorded; or on the wire
+    assert len(twice) <= in_flight, f"more than the {in_flight} copies in flight went twice: {twice}"
     for to in twice:
         ids = {m.header("Message-ID") for m in sink.received if m.to == to and "Fan me out" in m.text}
         assert len(ids) == 1, "a copy sent twice must keep its Message-ID"
