@@ -403,7 +403,7 @@ class TcpProxy:
                 dest.shutdown(socket.SHUT_WR)
 
 
-def wait_until(predicate, timeout: float = 15, what: str = "condition"):
+def wait_until(predicate, timeout: float = 15, what: str = "condition", interval: float = 0.05):
     """Poll until predicate() is truthy; returns its value. Waiting is not a timing assertion."""
     deadline = time.monotonic() + timeout
     while True:
@@ -412,7 +412,7 @@ def wait_until(predicate, timeout: float = 15, what: str = "condition"):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 # --- what a user sees: the CLI's JSON --------------------------------------------------------
