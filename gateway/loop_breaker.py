@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
@@ -22,16 +22,18 @@ class LoopBreaker:
         self.window = settings.loop_window
         self.sender_limit = settings.loop_sender_limit
         self.ticket_limit = settings.loop_ticket_limit
+        # built once: they run for every post, and building a statement costs more than running it here
+        self._by_sender = _recent(LoopEvent.sender, self.sender_limit)
+        self._by_ticket = _recent(LoopEvent.ticket_id, self.ticket_limit)
 
     def check(self, session: Session, sender: str, ticket_id: int | None, now: datetime) -> None:
         """Raises Held when the sender, or the ticket, is at its limit."""
         since = now - timedelta(seconds=self.window)
-        limits = [(LoopEvent.sender == sender, self.sender_limit, f"from {sender}")]
+        limits = [(self._by_sender, sender, self.sender_limit, f"from {sender}")]
         if ticket_id is not None:
-            limits.append((LoopEvent.ticket_id == ticket_id, self.ticket_limit, f"to ticket #{ticket_id}"))
-        for whose, limit, what in limits:
-            recent = select(LoopEvent.id).where(whose, LoopEvent.at >= since).limit(limit + 1).subquery()
-            seen = session.scalar(select(func.count()).select_from(recent)) or 0
+            limits.append((self._by_ticket, ticket_id, self.ticket_limit, f"to ticket #{ticket_id}"))
+        for query, whose, limit, what in limits:
+            seen = session.scalar(query, {"whose": whose, "since": since}) or 0
             if seen >= limit:
                 raise Held(f"held by the loop breaker: {seen if seen == limit else f'over {limit}'} messages {what} "
                            f"in the last {self.window // 60} minutes (limit {limit}); kept for staff to look at",
@@ -45,3 +47,10 @@ class LoopBreaker:
 
     def prune(self, session: Session, now: datetime) -> int:
         return session.execute(delete(LoopEvent).where(LoopEvent.at < now - timedelta(seconds=self.window))).rowcount
+
+
+def _recent(column, limit: int):
+    """How many events of one sender or ticket since a time, counting no further than limit + 1."""
+    recent = (select(LoopEvent.id).where(column == bindparam("whose"), LoopEvent.at >= bindparam("since"))
+              .limit(limit + 1).subquery())
+    return select(func.count()).select_from(recent)

@@ -1,7 +1,8 @@
 """Every message the gateway sends, queued as small outbox rows in the caller's transaction.
 
 A row says what to send (a post of the thread, an invitation, a notice with its `details`) and to
-whom; gateway.letters renders it when it is sent. A post's copies are inserted with one statement.
+whom; gateway.letters renders it when it is sent. A post's copies are inserted with one statement
+(gateway.fanout).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, String, cast, insert, literal
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
 from parsers.addresses import AddressBook
-from storage.models import Account, Delegate, OutboxMessage, OutboxStatus, Post, Ticket
+from storage.models import Account, Delegate, OutboxMessage, Post, Ticket
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,10 @@ class Mailer:
 
     # --- what each recipient gets -------------------------------------------------------
 
-    def post_to_everyone(self, session: Session, ticket: Ticket, post: Post, recipients: Select,
-                         first: bool = False) -> int:
-        """A post of the thread to every account `recipients` selects (id, email): one INSERT ... SELECT.
-
-        Their Message-IDs share one random part and end in the recipient's id, so each is unique."""
-        kind = "ticket_opened" if first else "post"
-        now = self.clock()
-        shared = secrets.token_hex(16)
-        people = recipients.subquery()
-        message_id = literal(f"{kind}.{shared}.") + cast(people.c.id, String) + literal(f"@{self.addresses.domain}")
-        rows = insert(OutboxMessage).from_select(
-            ["kind", "ticket_id", "post_id", "recipient_id", "recipient", "message_id", "status", "attempts",
-             "created_at", "next_attempt_at"],
-            Select(literal(kind), literal(ticket.id), literal(post.id), people.c.id, people.c.email, message_id,
-                   literal(OutboxStatus.PENDING.value), literal(0), literal(now, OutboxMessage.created_at.type),
-                   literal(now, OutboxMessage.next_attempt_at.type)),
-        )
-        return session.execute(rows).rowcount
+    def post_message_ids(self, kind: str) -> tuple[str, str]:
+        """Prefix and suffix of the Message-IDs of one post's copies, around each recipient's id:
+        one random part for the post, so that each copy's is unique (gateway.fanout inserts them)."""
+        return f"{kind}.{secrets.token_hex(16)}.", f"@{self.addresses.domain}"
 
     def new_ticket_alert(self, session: Session, ticket: Ticket, post: Post, staff: Account) -> OutboxMessage:
         """Tells staff who have not taken part that a client opened a ticket; replying takes part."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _one_writer_at_a_time(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -46,9 +47,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:
-    # take the write lock up front: read-then-write transactions then wait instead of failing
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """SQLite has one writer. Every transaction takes the write lock up front (BEGIN IMMEDIATE), so that
+    read-then-write transactions wait instead of failing; and the threads of one process queue for it on
+    a lock of their own. Left to SQLite, a waiting thread sleeps in its busy handler's growing steps (up
+    to 100 ms) however soon the lock is free: under concurrent SMTP sessions most time went there."""
+    writer = threading.RLock()
+
+    def begin(connection) -> None:
+        writer.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    def end(connection) -> None:
+        writer.release()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
