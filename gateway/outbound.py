@@ -313,7 +313,7 @@ class Courier:
                 # a bounce may come back before this record of the relay's 250 does: it stays bounced
                 status = case((_OUT.status == OutboxStatus.BOUNCED, OutboxStatus.BOUNCED), else_=OutboxStatus.SENT)
                 session.execute(update(_OUT).where(_OUT.id.in_(sent)).values(
-                    status=status, sent_at=now, claimed_until=None, claimed_by=None,
+                    status=status, sent_at=now, claimed_until=None,
                     attempts=_OUT.attempts + 1, last_error=None).execution_options(synchronize_session=False))
             for copy, error, permanent in failures:
                 row = session.get(_OUT, copy.id)

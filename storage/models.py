@@ -290,7 +290,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the process sending it, which renews the lease
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the process that sent (or sends) it
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(CleanText)
 

@@ -108,6 +108,12 @@ class _SinkHandler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.sink.lock:
+            delay = self.sink.delays.pop(0) if self.sink.delays else 0
+            self.sink.slow_in_flight += bool(delay)
+        if delay:
+            await asyncio.sleep(delay)
+        with self.sink.lock:
+            self.sink.slow_in_flight -= bool(delay)
             if self.sink.failures:
                 return self.sink.failures.pop(0)
             self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
@@ -122,6 +128,8 @@ class Sink:
         self.port = free_port()
         self.received: list[Received] = []
         self.failures: list[str] = []
+        self.delays: list[float] = []
+        self.slow_in_flight = 0  # delayed messages not answered yet
         self.lock = threading.Condition()
         self._controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
 
@@ -134,6 +142,11 @@ class Sink:
     def fail_next(self, *replies: str) -> None:
         with self.lock:
             self.failures.extend(replies)
+
+    def delay_next(self, *seconds: float) -> None:
+        """The next messages' 250 comes only after this long each: a slow relay."""
+        with self.lock:
+            self.delays.extend(seconds)
 
     def wait_for(self, count: int = 1, to: str | None = None, timeout: float = 15) -> list[Received]:
         """Wait until `count` messages (to `to`, if given) have arrived; return them."""
@@ -411,7 +424,7 @@ def wait_until(predicate, timeout: float = 15, what: str = "condition", interval
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -463,6 +476,48 @@ def outbox_count(gw) -> int:
 
     with gw.gateway.sessions() as session:
         return session.query(OutboxMessage).count()
+
+
+def seed_delegates(db_url: str, ticket: int, count: int) -> list[str]:
+    """`count` accepted delegates on the ticket, written straight to the database (the CLI would take minutes)."""
+    from datetime import timedelta
+
+    from storage.db import make_engine, make_sessionmaker, transaction
+    from storage.models import Account, Delegate, DelegateStatus, Role, Ticket, utcnow
+
+    engine = make_engine(db_url)
+    emails = [f"delegate{i:04d}@client.test" for i in range(count)]
+    with transaction(make_sessionmaker(engine)) as session:
+        ticket_row = session.get(Ticket, ticket)
+        now = utcnow()
+        for email_ in emails:
+            account = Account(email=email_, name=email_.split("@")[0], role=Role.CLIENT)
+            session.add(account)
+            session.flush()
+            session.add(Delegate(ticket_id=ticket_row.id, account_id=account.id, status=DelegateStatus.ACCEPTED,
+                                 invited_by_id=ticket_row.creator_id, invited_at=now, accepted_at=now,
+                                 expires_at=now + timedelta(days=7)))
+    engine.dispose()
+    return emails
+
+
+def database_size(db_url: str) -> int:
+    """Bytes the database takes on disk (SQLite: its file, once the write-ahead log is folded in)."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, text
+
+    if db_url.startswith("sqlite"):
+        path = db_url.split("///", 1)[1]
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return os.path.getsize(path)
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT pg_database_size(current_database())"))
+    finally:
+        engine.dispose()
 
 
 def outbox_status(gw, recipient: str) -> list[str]:

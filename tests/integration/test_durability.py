@@ -9,40 +9,16 @@ import os
 import signal
 import smtplib
 import threading
-from datetime import timedelta
-
 import pytest
 
-from support import cli, make_mail, serve, wait_until
+from support import cli, free_port, make_mail, seed_delegates, serve, wait_until
 
 DELEGATES = 200
 
 
-def seed_delegates(db_url: str, ticket: int) -> list[str]:
-    """200 accepted delegates, written straight to the database (the CLI would take minutes)."""
-    from storage.db import make_engine, make_sessionmaker, transaction
-    from storage.models import Account, Delegate, DelegateStatus, Role, Ticket, utcnow
-
-    engine = make_engine(db_url)
-    emails = [f"delegate{i:03d}@client.test" for i in range(DELEGATES)]
-    with transaction(make_sessionmaker(engine)) as session:
-        ticket_row = session.get(Ticket, ticket)
-        now = utcnow()
-        for email in emails:
-            account = Account(email=email, name=email.split("@")[0], role=Role.CLIENT)
-            session.add(account)
-            session.flush()
-            session.add(Delegate(ticket_id=ticket_row.id, account_id=account.id, status=DelegateStatus.ACCEPTED,
-                                 invited_by_id=ticket_row.creator_id, invited_at=now, accepted_at=now,
-                                 expires_at=now + timedelta(days=7)))
-    engine.dispose()
-    return emails
-
-
 @pytest.mark.timeout(300)
 def test_kill_9_during_a_200_recipient_fan_out_loses_no_one(monkeypatch, env, db_url, sink, people, ticket):
-    monkeypatch.setenv("GATEWAY_DELIVERY_LEASE", "3s")
-    emails = seed_delegates(db_url, ticket)
+    emails = seed_delegates(db_url, ticket, DELEGATES)  # the default lease: recovery takes seconds
     first = serve()
     try:
         sink.wait_for(1, to=people.owner)  # the ticket's first post, before the test begins
@@ -65,16 +41,66 @@ def test_kill_9_during_a_200_recipient_fan_out_loses_no_one(monkeypatch, env, db
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
 
+    _copies_went_at_most_once_but_in_flight(sink, "Fan me out")
+
+
+def _copies_went_at_most_once_but_in_flight(sink, body: str) -> None:
     from gateway.config import Settings
     from gateway.outbound import UNRECORDED
 
-    copies = collections.Counter(m.to for m in sink.received if "Fan me out" in m.text)
+    copies = collections.Counter(m.to for m in sink.received if body in m.text)
     twice = [to for to, n in copies.items() if n > 1]
     in_flight = UNRECORDED + Settings().relay_connections  # taken by the relay, not yet recorded; or on the wire
     assert len(twice) <= in_flight, f"more than the {in_flight} copies in flight went twice: {twice}"
     for to in twice:
-        ids = {m.header("Message-ID") for m in sink.received if m.to == to and "Fan me out" in m.text}
+        ids = {m.header("Message-ID") for m in sink.received if m.to == to and body in m.text}
         assert len(ids) == 1, "a copy sent twice must keep its Message-ID"
+
+
+@pytest.mark.timeout(300)
+def test_two_processes_share_a_fan_out_and_when_one_dies_the_other_serves_everyone(monkeypatch, env, db_url, sink,
+                                                                                    people, ticket):
+    """Several `gateway serve` on one PostgreSQL claim the same outbox side by side (FOR UPDATE SKIP
+    LOCKED); SIGKILL one mid fan-out, and the other sends what it held once its lease runs out."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("processes share one outbox on PostgreSQL; SQLite serves one process")
+    from sqlalchemy import create_engine, text
+
+    emails = seed_delegates(db_url, ticket, 1500)  # a fan-out of some seconds, so that both processes take part
+    first = serve()
+    for name in ("GATEWAY_SMTP_PORT", "GATEWAY_HTTP_PORT"):
+        monkeypatch.setenv(name, str(free_port()))
+    second = serve()
+    holders: set[str] = set()  # the processes that claimed copies
+    engine = create_engine(db_url)
+
+    def delivered() -> int:
+        return sum("Fan me out" in m.text for m in sink.received)
+
+    def under_way() -> bool:
+        with engine.connect() as conn:
+            holders.update(conn.scalars(text("SELECT DISTINCT claimed_by FROM outbox WHERE kind = 'post' AND claimed_by IS NOT NULL")))
+        return delivered() >= 200 and len(holders) >= 2
+
+    def everyone_served() -> bool:
+        return {m.to for m in sink.received if "Fan me out" in m.text} >= set(emails) | {people.staff}
+
+    try:
+        try:
+            sink.wait_for(1, to=people.owner)  # the ticket's first post, before the test begins
+            assert cli("post", ticket, "--by", people.owner, "--body", "Fan me out").code == 0
+            wait_until(under_way, timeout=60, interval=0.01,
+                       what=lambda: f"both processes to be sending the fan-out ({holders}, {delivered()} sent)")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+        assert delivered() < len(emails) + 1, "the fan-out finished before the kill; nothing was tested"
+        wait_until(everyone_served, timeout=120, what="the surviving process to serve every recipient")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+        engine.dispose()
+    _copies_went_at_most_once_but_in_flight(sink, "Fan me out")
 
 
 @pytest.mark.timeout(300)
