@@ -152,6 +152,8 @@ def _convert(root, depth: int) -> ParsedMail:
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
     headers = Headers(tuple((_clean(str(k)), _header_text(v)) for k, v in root.headers.items()))
+    undecoded = Headers(tuple((_clean(str(k)), _clean(_relatin(v))) for k, v in root.headers.iteritems(raw=True)
+                              if k.lower() in ADDRESS_HEADERS and isinstance(v, str)))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
@@ -177,10 +179,14 @@ def _convert(root, depth: int) -> ParsedMail:
             html = _text_body(part)
         else:
             attachments.append(_attachment(part, ctype, filename, disposition))
-    return _mail(headers, str(root.content_type).lower(), text, html, attachments, attached, reports)
+    return _mail(headers, undecoded, str(root.content_type).lower(), text, html, attachments, attached, reports)
 
 
-def _mail(headers: Headers, content_type: str, text: str | None, html: str | None,
+# Address headers are parsed as sent, before RFC 2047 decoding (parsers.addresses.parse_mailbox_list).
+ADDRESS_HEADERS = ("from", "to", "cc")
+
+
+def _mail(headers: Headers, undecoded: Headers, content_type: str, text: str | None, html: str | None,
           attachments: list[Attachment], attached: list[ParsedMail],
           reports: list[tuple[str, str]]) -> ParsedMail:
     return ParsedMail(
@@ -188,9 +194,9 @@ def _mail(headers: Headers, content_type: str, text: str | None, html: str | Non
         content_type=content_type,
         message_id=_strip_brackets(headers.get("Message-ID")),
         subject=headers.get("Subject") or "",
-        from_addresses=_addresses(headers.get_all("From")),
-        to_addresses=_addresses(headers.get_all("To")),
-        cc_addresses=_addresses(headers.get_all("Cc")),
+        from_addresses=_addresses(undecoded.get_all("From")),
+        to_addresses=_addresses(undecoded.get_all("To")),
+        cc_addresses=_addresses(undecoded.get_all("Cc")),
         in_reply_to=_strip_brackets(headers.get("In-Reply-To")),
         references=tuple(_strip_brackets(r) or "" for r in (headers.get("References") or "").split() if r.strip("<>")),
         text=text,
@@ -430,6 +436,8 @@ def _convert_stdlib(msg, depth: int) -> ParsedMail:
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
     headers = Headers(tuple((_clean(str(k)), _stdlib_header(v)) for k, v in msg.items()))
+    undecoded = Headers(tuple((_clean(str(k)), _clean(" ".join(decode_text(_to_bytes(str(v)), None).split())))
+                              for k, v in msg.items() if str(k).lower() in ADDRESS_HEADERS))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
@@ -471,7 +479,7 @@ def _convert_stdlib(msg, depth: int) -> ParsedMail:
                 inline=disposition == "inline",
                 content_id=_content_id(_stdlib_header(part.get("Content-ID") or "")),
             ))
-    return _mail(headers, msg.get_content_type().lower(), text, html, attachments, attached, reports)
+    return _mail(headers, undecoded, msg.get_content_type().lower(), text, html, attachments, attached, reports)
 
 
 def _param(part, name: str) -> str | None:
