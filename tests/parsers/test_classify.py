@@ -431,9 +431,18 @@ ana.silva@example.net
 """
 
 
-def test_bounce_text_from_a_person_stays_a_post() -> None:
-    result = classify(_mail(PERSON, POSTFIX_BODY, subject=BOUNCE_SUBJECT), PERSON_ENVELOPE)
+def test_bounce_text_quoted_by_a_person_stays_a_post() -> None:
+    quoted = "".join(f"> {line}\n" for line in POSTFIX_BODY.splitlines())
+    body = f"Our server sent me this, what is wrong?\n\n{quoted}\nAna\n"
+    result = classify(_mail(PERSON, body, subject=f"Fwd: {BOUNCE_SUBJECT}"), PERSON_ENVELOPE)
     assert result.kind is Kind.POST, result
+
+
+def test_a_report_in_its_own_wording_is_a_bounce_whoever_it_is_from() -> None:
+    """Issue 15: a report is recognised by what it is; its From and envelope may be a person's."""
+    result = classify(_mail(PERSON, POSTFIX_BODY, subject=BOUNCE_SUBJECT), PERSON_ENVELOPE)
+    assert (result.kind, result.recipients) == (Kind.BOUNCE, (JAN,)), result
+    assert result.reason == "Postfix format; Postfix wording"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,67 @@
+"""Automatic mail recognised by what it is, not by who sent it (issue 15, class 8).
+
+tests/mail/reports holds delivery reports in each mail system's own wording, an out-of-office
+reply of Lotus Notes and of Exchange 2003, and a feedback report whose machine-readable part is
+labelled text/plain, all sent from a person's address (as some servers send them, or as they
+arrive over IMAP, where there is no envelope). Next to them: people who quote, forward or talk
+about such reports, whose mail stays a post. See tests/mail/reports/README.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parsers.classify import Kind, classify
+from parsers.mime import parse_message
+
+REPORTS = Path(__file__).resolve().parents[1] / "mail" / "reports"
+PERSON = "olivia@client.test"
+
+DELIVERY_REPORTS = ["qmail", "exchange2003", "exchange2010", "notes", "sendmail", "yahoo", "gmail_2012",
+                    "gmail", "postfix", "exim", "courier", "iis_smtpsvc", "groupwise"]
+
+
+def _classify(name: str, envelope: str | None):
+    return classify(parse_message((REPORTS / f"{name}.eml").read_bytes()), envelope)
+
+
+@pytest.mark.parametrize("envelope", [PERSON, None], ids=["smtp-from-the-person", "imap-no-envelope"])
+@pytest.mark.parametrize("name", DELIVERY_REPORTS)
+def test_a_delivery_report_from_a_persons_address_is_a_bounce(name, envelope):
+    result = _classify(name, envelope)
+    assert result.kind is Kind.BOUNCE, result
+    assert result.recipients == ("jan@old.example",), result
+
+
+def test_a_report_names_the_wording_that_gave_it_away():
+    assert _classify("qmail", PERSON).reason.startswith("qmail format; qmail wording")
+    assert _classify("notes", PERSON).reason.endswith("Notes wording")
+
+
+@pytest.mark.parametrize("name", ["notes_absence", "exchange2003_oof"])
+@pytest.mark.parametrize("envelope", [PERSON, None], ids=["smtp", "imap"])
+def test_an_out_of_office_reply_from_a_persons_address_is_automatic(name, envelope):
+    assert _classify(name, envelope).kind is Kind.AUTO_REPLY
+
+
+@pytest.mark.parametrize("envelope", ["fbl@isp.example", None], ids=["smtp", "imap"])
+def test_a_feedback_report_with_a_mislabelled_part_is_a_feedback_report(envelope):
+    result = _classify("arf_mislabelled", envelope)
+    assert (result.kind, result.recipients) == (Kind.FEEDBACK, ("complainer@isp.example",))
+
+
+@pytest.mark.parametrize("name", ["person_quotes_report", "person_forwards_report_inline",
+                                  "person_talks_about_reports"])
+@pytest.mark.parametrize("envelope", [PERSON, None], ids=["smtp", "imap"])
+def test_people_who_quote_forward_or_talk_about_reports_still_post(name, envelope):
+    result = _classify(name, envelope)
+    assert result.kind is Kind.POST, result
+
+
+def test_a_persons_subject_about_someone_out_of_the_office_stays_a_post():
+    raw = (REPORTS / "notes_absence.eml").read_bytes().replace(
+        b"Subject: Olivia Owner/Sales/Client is out of the office.",
+        b"Subject: Re: [#12] Jan is out of the office.")
+    raw = raw.replace(b"I will be out of the office", b"He will be out of the office")
+    assert classify(parse_message(raw), PERSON).kind is Kind.POST
