@@ -129,8 +129,15 @@ def _evidence_in_content(mail: ParsedMail) -> str | None:
         return f"{_NDR_HEADER} header"
     if any(_QMAIL_BOUNCE.search(value) for value in mail.headers.get_all("Received")):
         return "qmail bounce Received line"
-    opening = _report_opening(_report_text(mail))
-    return f"{opening} wording" if opening else None
+    body = _report_text(mail)
+    opening = _report_opening(body)
+    if opening:
+        return f"{opening} wording"
+    # A subject that mail systems give their reports ("Undeliverable: ...", not "Fwd: Undeliverable")
+    # and failure wording in the mail's own text: nobody writes both but a mail system.
+    if _BOUNCE_SUBJECT.search(mail.subject) and _FAILURE_WORDING.search(_own_text(body)):
+        return "report subject and wording"
+    return None
 
 
 # How mail systems open the reports they write for people, each matched at the start of a line.
@@ -326,6 +333,19 @@ def _dsn_address(block: dict[str, str]) -> str | None:
 
 # --- bounces written for people ----------------------------------------------------------
 
+# Wording of delivery failures, as reports write it (and as people may, talking about one).
+_FAILURE_WORDS = (
+    r"(?:could|can)(?: ?not|n't) be delivered|was(?: not|n't) delivered"
+    r"|not (?:yet )?been delivered"
+    r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
+    r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
+    r"|delivery status notification|non-delivery|returned mail|failed addresses"
+    r"|(?:was|were|been) (?:automatically )?rejected"
+    r"|delivery (?:problem|warning)|delayed mail|no such user|user unknown|mailbox unavailable"
+    r"|无法发送|投递失败|传输失败|не (?:может быть )?доставлено"
+)
+_FAILURE_WORDING = re.compile(_FAILURE_WORDS, re.I)
+
 # (name, pattern) found in the body of a machine-sent mail; the name goes into the reason.
 _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.I))
@@ -340,15 +360,7 @@ _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("Gmail format", r"delivery to the following recipients? (?:failed|has been delayed)"),
         ("Yahoo format", r"unable to deliver (?:your )?message to the following address"),
         ("AOL format", r"your mail to the following recipients could not be delivered"),
-        ("delivery failure text",
-         r"(?:could|can)(?: ?not|n't) be delivered|was(?: not|n't) delivered"
-         r"|not (?:yet )?been delivered"
-         r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
-         r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
-         r"|delivery status notification|non-delivery|returned mail|failed addresses"
-         r"|(?:was|were|been) (?:automatically )?rejected"
-         r"|delivery (?:problem|warning)|delayed mail|no such user|user unknown|mailbox unavailable"
-         r"|无法发送|投递失败|传输失败|не (?:может быть )?доставлено"),
+        ("delivery failure text", _FAILURE_WORDS),
     )
 )
 

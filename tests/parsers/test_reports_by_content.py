@@ -65,3 +65,22 @@ def test_a_persons_subject_about_someone_out_of_the_office_stays_a_post():
         b"Subject: Re: [#12] Jan is out of the office.")
     raw = raw.replace(b"I will be out of the office", b"He will be out of the office")
     assert classify(parse_message(raw), PERSON).kind is Kind.POST
+
+
+def _plain(subject: str, body: str) -> bytes:
+    return (f"From: Olivia Owner <{PERSON}>\r\nTo: support@gw.test\r\nSubject: {subject}\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n{body}").encode()
+
+
+def test_a_report_subject_with_failure_wording_is_a_bounce_whoever_sent_it():
+    """A gateway of its own make: no known opening, but a report's subject and a report's words."""
+    body = "Your message could not be delivered to the following recipient:\r\n\r\n  jan@old.example\r\n"
+    result = classify(parse_message(_plain("Undeliverable mail: [#12] Special blend survey", body)), PERSON)
+    assert (result.kind, result.recipients) == (Kind.BOUNCE, ("jan@old.example",)), result
+
+
+@pytest.mark.parametrize("subject", ["Re: Undeliverable mail: [#12] Special blend survey",
+                                     "Fwd: Returned mail: see transcript for details"])
+def test_a_person_replying_to_or_forwarding_a_report_subject_still_posts(subject):
+    body = "My mail to Jan could not be delivered, can you check his address?\r\n"
+    assert classify(parse_message(_plain(subject, body)), PERSON).kind is Kind.POST
