@@ -54,7 +54,7 @@ class AttributionWords:
 ATTRIBUTIONS: dict[str, AttributionWords] = {
     "en": AttributionWords(("on",), ("wrote", "writes"), (), ("wrote on",)),
     "fr": AttributionWords(("le",), ("a écrit", "écrit")),
-    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",)),
+    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",), ("schrieb am",)),  # Gmail: "<name> schrieb am <date>:"
     "nl": AttributionWords(("op",), ("schreef", "geschreven"), ("schreef",)),
     "it": AttributionWords(("il", "in data"), ("ha scritto", "scritto", "scrisse")),
     "es": AttributionWords(("el",), ("escribió",)),
@@ -66,7 +66,7 @@ ATTRIBUTIONS: dict[str, AttributionWords] = {
     "no": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "sv": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "fi": AttributionWords((), ("kirjoitti",), (), ("kirjoitti",)),
-    "hu": AttributionWords((), ("írta",)),
+    "hu": AttributionWords((), ("írta",), (), ("ezt írta",)),  # Gmail: "<name> ezt írta (időpont: <date>):"
     "cs": AttributionWords(("dne",), ("napsal", "napsala", "napsal(a)")),
     "ru": AttributionWords((), ("написал", "написала", "написал(а)", "пишет")),
     "uk": AttributionWords((), ("написав", "написала", "написав(ла)", "написала(в)", "пише")),
@@ -285,10 +285,18 @@ _FOOTER_BRANDS = tuple(FOOTER_BRANDS)
 _VALEDICTIONS = frozenset(word.casefold() for word in _flatten(VALEDICTIONS))
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_NAME_FIRST = re.compile(r"[ \t]*[^\W\d][\w.'\- \t\"]{0,60}?[ \t]*(?:\(?<[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>\)?"
+                         r"|\([\w.+'-]+@[\w-]+(?:\.[\w-]+)+\)|<[ \t]*$)")
+# Gmail's date-first attribution without a verb or colon (older Gmail, in Japanese or Chinese
+# among others): "2013/7/20 Kenji Tanaka <kenji@example.jp>", a `>` quote under it
+_DATE_FIRST_BARE = re.compile(r"[ \t]*(?:19|20)\d\d[/.-]\d{1,2}[/.-]\d{1,2}(?:[ \t]+\d{1,2}:\d\d)?[ \t]+"
+                              r"[^<>@\n]{1,80}<[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>[ \t]*$")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}|\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b")
 _DIGIT = re.compile(r"\d")
 _ANGLE_LINK = re.compile(r"<[^<>\s]{1,300}>")
-_QUOTED = re.compile(r"[ \t]*>")
+# ">" quotes, and the "|" with which some clients and lists quote (one "|" at the start and no
+# other on the line: "| a | b |" is a table row)
+_QUOTED = re.compile(r"[ \t]*(?:>|\|(?![^|]*\|))")
 
 MAX_ATTRIBUTION = 400  # characters of an attribution, its wrapped lines joined
 MAX_HEADER_LINES = 12
@@ -534,6 +542,8 @@ def attribution_at(lines: list[str], i: int) -> int:
         return 0
     if _may_end_attribution(first) and _window_is_attribution(lines, i, 1):
         return 1
+    if _DATE_FIRST_BARE.match(first) and _quote_follows(lines, i + 1):
+        return 1
     if not _starts_like_attribution(first):
         return 0
     for size in (2, 3):
@@ -548,6 +558,11 @@ def attribution_at(lines: list[str], i: int) -> int:
                 return 0
             return size
     return 0
+
+
+def _quote_follows(lines: list[str], j: int) -> bool:
+    j = _first_text(lines, j, min(len(lines), j + 3))
+    return j < len(lines) and _quoted(lines[j])
 
 
 def _may_end_attribution(line: str) -> bool:
@@ -573,8 +588,12 @@ def _starts_with_intro(line: str) -> bool:
 
 
 def _starts_like_attribution(line: str) -> bool:
-    """Starts with an intro word ("On", "Le") or a date ("2017-11-24", "pe 20. lokakuuta")."""
+    """Starts with an intro word ("On", "Le") or a date ("2017-11-24", "pe 20. lokakuuta"), or
+    with the name and address of a name-first attribution that the client wrapped ("Max Muster
+    <max@example.de> schrieb am Fr., 28. Apr. 2017 um" / "Max Muster <")."""
     if _starts_with_intro(line):
+        return True
+    if _NAME_FIRST.match(line[:MAX_ATTRIBUTION]):
         return True
     words = line[:40].strip().lstrip("-> ").split()[:2]
     return any(_DIGIT.search(word) and "@" not in word and word[0] != "<" for word in words)

@@ -137,6 +137,9 @@ def test_corpus_upstream_checks(case_id: str, text: str, case: Case) -> None:
 
 CLIENTS = [
     ("gmail_text.eml", "Thanks, restarting the spooler fixed it.\n\nI'll keep an eye on it this week."),
+    # Gmail in German: "<name> <addr> schrieb am <date>:", wrapped in the text part
+    ("gmail_web_de.eml", "Hallo Frau Weber,\n\nja, der Termin am Dienstag passt uns gut. Bitte liefern Sie an den "
+                         "Hintereingang."),
     ("gmail_html.eml", "Thanks, restarting the spooler fixed it.\n\nI'll keep an eye on it this week."),
     ("outlook_desktop_text.eml", "Thanks, the invoice is correct now."),
     ("outlook_desktop_html.eml", "Thanks, the invoice is correct now.\n\nBob"),
@@ -159,10 +162,11 @@ CLIENTS = [
     ("outlook_android.eml", "Yes please, send the replacement to my office address instead."),
     ("samsung_email.eml", "The serial number is on the sticker: KX-20931.\n\nIt was bought in January."),
 ]
-MULTIPART_CLIENTS = ("ios_mail.eml", "gmail_android.eml", "gmail_ios.eml", "outlook_ios.eml", "outlook_android.eml",
+MULTIPART_CLIENTS = ("gmail_web_de.eml", "ios_mail.eml", "gmail_android.eml", "gmail_ios.eml", "outlook_ios.eml", "outlook_android.eml",
                      "samsung_email.eml", "yahoo_text.eml")
 # a phrase of the quoted message, which must be trimmed (gmail_ios answers between its quotes)
 QUOTED = {
+    "gmail_web_de": "passt Ihnen die Lieferung",
     "gmail": "Please restart the print spooler",
     "outlook_desktop": "We corrected the VAT line",
     "outlook_web": "Could we deliver on Thursday?",
@@ -324,6 +328,52 @@ def test_attribution_lines(attribution: str) -> None:
     reply = extract_reply(f"Thank you.\n\n{attribution}\n\nOld message, not quoted with >.\n")
     assert reply.text == "Thank you."
     assert reply.trimmed.startswith(attribution.split("\n")[0])
+
+
+@pytest.mark.parametrize("attribution", [
+    # Gmail in German puts the name first and wraps the line in its text part, after "um" or
+    # inside the address
+    "Max Mustermann <max.mustermann@example.de> schrieb am Fr., 28. Apr. 2017 um\n11:53 Uhr:",
+    "Max Mustermann <max.mustermann@example.de> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:",
+    "Sabine Weber <\nsabine.weber@example.de> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:",
+    "Am Fr., 28. Apr. 2017 um 11:53 Uhr schrieb Sabine Weber <\nsabine.weber@example.de>:",
+    # Gmail in Hungarian: "<name> <addr> ezt írta (időpont: <date>):", wrapped or not
+    "Kovács Anna <anna.kovacs@example.hu> ezt írta (időpont: 2017. ápr. 28., P, 11:53):",
+    "Kovács Anna <anna.kovacs@example.hu> ezt írta (időpont: 2017. ápr. 28.,\nP, 11:53):",
+])
+def test_wrapped_name_first_attributions(attribution: str) -> None:
+    reply = extract_reply(f"Danke, passt so.\n\n{attribution}\n\n> Hallo,\n> passt der Termin?\n")
+    assert reply.text == "Danke, passt so."
+    assert reply.trimmed.startswith(attribution.split("\n")[0])
+
+
+@pytest.mark.parametrize("attribution", [
+    "2013/7/20 Kenji Tanaka <kenji@example.jp>",          # older Gmail: date first, no verb, no colon
+    "2013-07-20 10:02 Kenji Tanaka <kenji@example.jp>",
+    "2013/7/20 Kenji Tanaka <kenji@example.jp>:",
+])
+def test_date_first_attributions_above_a_quote(attribution: str) -> None:
+    reply = extract_reply(f"Thanks, that works.\n\n{attribution}\n\n> Could you confirm the order?\n")
+    assert reply.text == "Thanks, that works."
+
+
+def test_a_date_first_name_line_without_a_quote_under_it_is_the_writers() -> None:
+    text = "Meeting notes:\n\n2013/7/20 Kenji Tanaka <kenji@example.jp>\n\nWe agreed on the price."
+    assert extract_reply(text).text == text
+
+
+def test_history_quoted_with_pipes_is_cut_and_answers_below_it_are_kept() -> None:
+    attribution = "On Mon, Jul 1, 2013 at 10:00 AM, Bob <bob@example.com> wrote:"
+    assert extract_reply(f"Sounds good.\n\n{attribution}\n| Can you check the invoice?\n| Thanks\n").text \
+        == "Sounds good."
+    assert extract_reply("Sounds good.\n\n| Can you check the invoice?\n| Thanks\n").text == "Sounds good."
+    below = f"{attribution}\n| Can you check the invoice?\n\nDone, it is correct.\n\n| Thanks\n| Bob\n"
+    assert extract_reply(below).text == f"{attribution}\n| Can you check the invoice?\n\nDone, it is correct."
+
+
+def test_a_table_drawn_with_pipes_is_not_a_quote() -> None:
+    text = "Here are the sizes:\n\n| size | price |\n|------|-------|\n| S | 10 |\n| M | 12 |"
+    assert extract_reply(text).text == text
 
 
 @pytest.mark.parametrize("line", [
