@@ -336,9 +336,11 @@ def _join(*parts: str) -> str:
 @dataclass(frozen=True)
 class _Cut:
     head: int   # lines above this one were cut (a mobile footer on top); 0 if none
-    start: int  # the new text: lines[start:end]
+    start: int  # the new text: lines[start:end], without lines[dropped[0]:dropped[1]]
     end: int
     rest: int   # the first line of what was cut below it
+    # the attribution above the first quote of a writer who answers below the quotes
+    dropped: tuple[int, int] | None = None
 
 
 # (first line, number of lines) of attributions the HTML marked as such, by the element
@@ -347,17 +349,28 @@ Attributions = dict[int, int]
 
 def _cut(lines: list[str], known: Attributions | None = None) -> _Cut:
     known = known or {}
-    head, cut = _first_cut(lines, known)
+    head, cut, dropped = _first_cut(lines, known)
     end = _peel(lines, cut, head, known)
     start = _first_text(lines, head, end)
     end = max(start, end)
-    return _Cut(head, start, end, _first_text(lines, end, len(lines)))
+    if dropped is not None and not (start <= dropped[0] and dropped[1] < end):
+        dropped = None  # nothing was answered below it: the quote went with the tail
+    return _Cut(head, start, end, _first_text(lines, end, len(lines)), dropped)
 
 
 def _texts(lines: list[str], cut: _Cut) -> tuple[str, str]:
     """(new text, trimmed text)."""
     above = "\n".join(line for line in lines[:cut.head] if not _blank(line))
-    return "\n".join(lines[cut.start:cut.end]).rstrip(), _join(above, "\n".join(lines[cut.rest:]).rstrip())
+    kept = lines[cut.start:cut.end]
+    attribution = ""
+    if cut.dropped is not None:
+        first, stop = cut.dropped
+        attribution = "\n".join(lines[first:stop]).strip("\n")
+        above_it, below_it = lines[cut.start:first], lines[stop:cut.end]
+        if not above_it or _blank(above_it[-1]):
+            below_it = below_it[_first_text(below_it, 0, len(below_it)):]
+        kept = above_it + below_it
+    return "\n".join(kept).rstrip(), _join(above, attribution, "\n".join(lines[cut.rest:]).rstrip())
 
 
 def _trim_html(html: str) -> Reply:
@@ -382,8 +395,11 @@ def _html_between(converted: HtmlText, cut: _Cut) -> str:
     source = converted.source
     at = spans[0][0] if cut.head else 0
     end = max(span[1] for span in spans)
+    removed = list(converted.removed)
+    if cut.dropped is not None:
+        removed.extend(span for span in converted.spans[cut.dropped[0]:cut.dropped[1]] if span)
     pieces = []
-    for start, stop in sorted(converted.removed):
+    for start, stop in sorted(removed):
         if stop <= at or start >= end:
             continue
         pieces.append(source[at:start])
@@ -668,13 +684,16 @@ def _is_boundary(lines: list[str], i: int) -> bool:
 # Plain-text trimming
 
 
-def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
-    """(head, cut): the new text lies between them. cut is the first line of quoted history
-    or signature (len(lines) if none). head is past a mobile footer written above
-    everything else: iOS and Android put it at the top of the compose area, and it stays
-    there when the writer answers below the quote."""
+def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int, tuple[int, int] | None]:
+    """(head, cut, dropped): the new text lies between head and cut. cut is the first line of
+    quoted history or signature (len(lines) if none). head is past a mobile footer written
+    above everything else: iOS and Android put it at the top of the compose area, and it
+    stays there when the writer answers below the quote. dropped: the lines of the
+    attribution above the first quote (iOS puts it inside the quote), which goes even when
+    the writer answers below the quotes; the quotes they answered stay."""
     head = 0
-    text_above = False
+    text_above = quote_seen = False
+    dropped = None
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -682,12 +701,15 @@ def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
             i += 1
             continue
         if _QUOTED.match(line):
-            text_above = True
+            if not quote_seen:
+                size = _quoted_attribution_at(lines, i)
+                dropped = (i, _past_bare_quotes(lines, i + size)) if size else None
+            text_above = quote_seen = True
             i += 1
             continue
         if _is_boundary(lines, i):
             if text_above or not is_mobile_footer(line):
-                return head, i
+                return head, i, dropped
             head = i = i + 1
             continue
         text_above = True
@@ -695,11 +717,27 @@ def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
         if size:
             answer = _inline_answer(lines, i + size, known)
             if answer is None:
-                return head, i
+                return head, i, dropped
+            if not quote_seen:
+                dropped = (i, i + size)
+            quote_seen = True
             i = answer
             continue
         i += 1
-    return head, len(lines)
+    return head, len(lines), dropped
+
+
+def _quoted_attribution_at(lines: list[str], i: int) -> int:
+    """An attribution written as the first lines of the quote ("> On <date>, <name> wrote:")."""
+    window = [_QUOTED.sub("", line, count=1).strip() for line in lines[i:i + 3] if _quoted(line)]
+    return attribution_at(window, 0) if window else 0
+
+
+def _past_bare_quotes(lines: list[str], j: int) -> int:
+    """Past the empty quote lines (">") under a quoted attribution."""
+    while j < len(lines) and _quoted(lines[j]) and not _QUOTED.sub("", lines[j], count=1).strip(" \t\ufeff"):
+        j += 1
+    return j
 
 
 def _inline_answer(lines: list[str], j: int, known: Attributions) -> int | None:

@@ -67,9 +67,10 @@ OVERRIDES: dict[str, Override] = {
     "crisp_email_reply_parser:text_email_regards": Override(
         INNER_TEXT, lambda upstream, raw: upstream.replace("Hi,\n", "Hi, \n")),
     "willdurand_email_reply_parser:parseReply_email_2": Override(
-        "a `>` quote that the writer answers below is kept with its attribution line, so the answer "
-        "keeps its context; upstream drops the quote (and strips trailing spaces)",
-        lambda upstream, raw: raw.split("\n\n> \n> -Abhishek Kona")[0]),
+        "a `>` quote that the writer answers below is kept, so the answer keeps its context (its "
+        "attribution line goes, issue 15); upstream drops the quote (and strips trailing spaces)",
+        lambda upstream, raw: raw.split("\n\n> \n> -Abhishek Kona")[0].replace(
+            "On Tue, 2011-03-01 at 18:02 +0530, Abhishek Kona wrote:\n", "")),
 }
 
 
@@ -115,6 +116,9 @@ INLINE_ANSWER = ("the first `>` quote is answered below it, so it stays in the n
 # Upstream checks we deliberately fail: case -> {pattern or value of the check: why}
 CHECK_OVERRIDES: dict[str, dict[str, str]] = {
     "crisp_email_reply_parser:test_parseReplied_with_multiple_quotes": {"Hi folks": INLINE_ANSWER},
+    "github_email_reply_parser:email_1_8_inline_replies": {
+        "^On [^\\:]+\\:": "the attribution above the first quote of inline answers is not part of the post "
+                           "(issue 15); upstream keeps it in the first fragment"},
 }
 
 
@@ -155,8 +159,7 @@ CLIENTS = [
     ("yahoo_text.eml", "Could you send the invoice for the refund as well?\nFay"),
     ("ios_mail.eml", "Thursday works.\n\nI’ll be home after 5 pm, please ring twice."),
     ("gmail_android.eml", "Perfect, the new code worked and the order went through.\n\nMany thanks for the quick help!"),
-    ("gmail_ios.eml", "Answers below.\n\nOn Mon, Mar 4, 2024 at 4:02 PM Store Support <\n"
-                      "r-15-61-abcdefghijklmnopqrst@support.example.com> wrote:\n\n> Hello Omar,\n>\n"
+    ("gmail_ios.eml", "Answers below.\n\n> Hello Omar,\n>\n"
                       "> Which size do you need?\n>\n\nLarge, please.\n\n\n> And which colour?\n>\n\nNavy blue."),
     ("outlook_ios.eml", "Hi, the parcel arrived but one of the two chairs is missing.\n\nCan you check with the courier?"),
     ("outlook_android.eml", "Yes please, send the replacement to my office address instead."),
@@ -277,13 +280,32 @@ def test_blank_lines_around_the_text_are_stripped_inside_kept() -> None:
     assert reply.text == "  Indented first line.\n\n\nSecond paragraph."
 
 
-def test_inline_answers_keep_their_quotes() -> None:
-    text = ("On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n"
-            "> Which model do you have?\n\nThe X200.\n\n> And which colour?\n\nBlack.\n\n"
-            "> Thanks,\n> Support\n")
-    reply = extract_reply(text)
-    assert reply.text == text.split("\n\n> Thanks,")[0]
-    assert reply.trimmed == "> Thanks,\n> Support"
+def test_inline_answers_keep_their_quotes_but_not_the_attribution() -> None:
+    """Issue 15: the attribution above the first quote goes, the quotes answered stay, the
+    trailing quote with nothing after it goes."""
+    attribution = "On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:"
+    answers = "> Which model do you have?\n\nThe X200.\n\n> And which colour?\n\nBlack."
+    reply = extract_reply(f"{attribution}\n{answers}\n\n> Thanks,\n> Support\n")
+    assert reply.text == answers
+    assert reply.trimmed == f"{attribution}\n\n> Thanks,\n> Support"
+
+
+def test_text_above_inline_answers_stays_and_the_attribution_between_goes() -> None:
+    text = ("Hi Sam, my answers are below.\n\nOn Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n"
+            "> Which model do you have?\n\nThe X200.\n")
+    assert extract_reply(text).text == "Hi Sam, my answers are below.\n\n> Which model do you have?\n\nThe X200."
+
+
+def test_an_attribution_inside_the_first_quote_goes_too() -> None:
+    """iOS Mail writes the attribution as the quote's first line, and an empty quote line under it."""
+    text = ("> On 4 Mar 2024, at 16:02, Store Support <s@example.com> wrote:\n> \n> Did it work?\n\n"
+            "Yes, thanks.\n")
+    assert extract_reply(text).text == "> Did it work?\n\nYes, thanks."
+
+
+def test_a_later_attribution_between_answers_is_not_the_first() -> None:
+    text = "> Which model?\n\nThe X200.\n\nOn Mon, 4 Mar 2024, Support <s@example.com> wrote:\n> old\n"
+    assert extract_reply(text).text == "> Which model?\n\nThe X200."
 
 
 def test_quote_without_attribution_is_cut_only_at_the_end() -> None:
@@ -368,7 +390,7 @@ def test_history_quoted_with_pipes_is_cut_and_answers_below_it_are_kept() -> Non
         == "Sounds good."
     assert extract_reply("Sounds good.\n\n| Can you check the invoice?\n| Thanks\n").text == "Sounds good."
     below = f"{attribution}\n| Can you check the invoice?\n\nDone, it is correct.\n\n| Thanks\n| Bob\n"
-    assert extract_reply(below).text == f"{attribution}\n| Can you check the invoice?\n\nDone, it is correct."
+    assert extract_reply(below).text == "| Can you check the invoice?\n\nDone, it is correct."
 
 
 def test_a_table_drawn_with_pipes_is_not_a_quote() -> None:
@@ -497,10 +519,10 @@ def test_not_mobile_footers(line: str) -> None:
 
 def test_footer_left_above_an_answer_written_below_the_quote() -> None:
     """iOS and Android put the footer at the top; a writer who answers below the quote leaves it there."""
-    quote = "> On 4 Mar 2024, at 16:02, Support <s@example.com> wrote:\n> \n> Did it work?"
-    reply = extract_reply(f"Sent from my iPhone\n\n{quote}\n\nYes, it works now.\n")
-    assert reply.text == f"{quote}\n\nYes, it works now."
-    assert reply.trimmed == "Sent from my iPhone"
+    attribution = "> On 4 Mar 2024, at 16:02, Support <s@example.com> wrote:\n> "
+    reply = extract_reply(f"Sent from my iPhone\n\n{attribution}\n> Did it work?\n\nYes, it works now.\n")
+    assert reply.text == "> Did it work?\n\nYes, it works now."
+    assert reply.trimmed == f"Sent from my iPhone\n\n{attribution}"
 
 
 @pytest.mark.parametrize("text", ["Sent from my iPhone", "--Sent from my iPhone\n",
@@ -557,9 +579,9 @@ def test_html_quote_containers_are_quotes_unless_answered() -> None:
             "<blockquote type=\"cite\">Which model?</blockquote><div>The X200.</div>"
             "<blockquote type=\"cite\">Thanks, Support</blockquote>")
     reply = extract_reply(None, html)
-    assert reply.text == ("On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n\n"
-                          "> Which model?\n\nThe X200.")
-    assert reply.trimmed == "> Thanks, Support"
+    assert reply.text == "> Which model?\n\nThe X200."
+    assert reply.trimmed == "On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n\n> Thanks, Support"
+    assert "wrote:" not in reply.html and "Which model?" in reply.html
 
 
 def test_html_outlook_marker_drops_everything_after_it() -> None:
@@ -569,13 +591,15 @@ def test_html_outlook_marker_drops_everything_after_it() -> None:
     assert reply == Reply("New.", "From: Support\nOld text.", "<div>New.</div>")
 
 
-def test_html_attribution_elements_stay_with_an_answer_below() -> None:
+def test_html_attribution_elements_go_above_an_answer_below() -> None:
     """Gmail and Thunderbird put the attribution in an element of its own (gmail_attr,
-    moz-cite-prefix): it is the attribution, whatever its language, not quoted text."""
+    moz-cite-prefix): it is the attribution, whatever its language, not quoted text; above
+    quotes the writer answers, it goes and the quote stays."""
     html = ('<div class="gmail_quote"><div class="gmail_attr">Il lun 4 mar 2024 Support &lt;s@example.com&gt; ha '
             'scritto:</div><blockquote class="gmail_quote">Quale modello?</blockquote></div><div>Il modello X200.</div>')
     reply = extract_reply(None, html)
-    assert reply.text == "Il lun 4 mar 2024 Support <s@example.com> ha scritto:\n\n> Quale modello?\n\nIl modello X200."
+    assert reply.text == "> Quale modello?\n\nIl modello X200."
+    assert reply.trimmed.startswith("Il lun 4 mar 2024 Support <s@example.com> ha scritto:")
 
 
 @pytest.mark.parametrize("attribution", ["Store Support hat geantwortet:", "Egy ismeretlen nyelven írt sor:"])
@@ -592,8 +616,8 @@ def test_html_answers_between_gmail_quotes_are_kept() -> None:
             '16:02, Support &lt;s@example.com&gt; wrote:</div><blockquote class="gmail_quote">Which size?</blockquote>'
             '<div>Large.</div><blockquote class="gmail_quote">Thanks, Support</blockquote></div>')
     reply = extract_reply(None, html)
-    assert reply.text.endswith("> Which size?\n\nLarge.")
-    assert reply.trimmed == "> Thanks, Support"
+    assert reply.text == "See below.\n\n> Which size?\n\nLarge."
+    assert reply.trimmed == "On Mon, 4 Mar 2024 at 16:02, Support <s@example.com> wrote:\n\n> Thanks, Support"
 
 
 @pytest.mark.parametrize("signature", [
