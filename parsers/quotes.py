@@ -350,7 +350,7 @@ Attributions = dict[int, int]
 def _cut(lines: list[str], known: Attributions | None = None) -> _Cut:
     known = known or {}
     head, cut, dropped = _first_cut(lines, known)
-    end = _peel(lines, cut, head, known)
+    end = _rstrip_blank(lines, _peel(lines, cut, head, known))
     start = _first_text(lines, head, end)
     end = max(start, end)
     if dropped is not None and not (start <= dropped[0] and dropped[1] < end):
@@ -418,8 +418,17 @@ def _first_text(lines: list[str], start: int, end: int) -> int:
 # Line classifiers (forwards.py uses the public ones)
 
 
+# Invisible characters that some clients and add-ons leave on a line of their own (a Gmail
+# add-on's zero-width marker, a byte order mark): such a line is blank.
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+
+
+_BLANK_CHARS = _INVISIBLE + " \t\r\n\f\v\u00a0\u3000"
+
+
 def _blank(line: str) -> bool:
-    return not line or line.isspace()
+    rest = line.strip(_BLANK_CHARS)
+    return not rest or rest.isspace()
 
 
 def _quoted(line: str) -> bool:
@@ -440,11 +449,11 @@ def is_signature_delimiter(line: str) -> bool:
 
 
 def _is_rule(line: str) -> bool:
-    """A line drawn with one punctuation character: "-----", "=====", "_____"."""
+    """A line drawn with one punctuation character: "-----", "=====", "_____", "+++++", "* * *"."""
     if len(line) > 200:
         return False
-    s = line.strip()
-    return len(s) >= 2 and s[0] in "-_=*~#" and s == s[0] * len(s)
+    s = line.strip().replace(" ", "")
+    return len(s) >= 2 and s[0] in "-_=*~#+" and s == s[0] * len(s)
 
 
 def is_separator(line: str) -> bool:
@@ -697,7 +706,7 @@ def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int, tuple[i
     i = 0
     while i < len(lines):
         line = lines[i]
-        if not line or line.isspace():
+        if _blank(line):
             i += 1
             continue
         if _QUOTED.match(line):

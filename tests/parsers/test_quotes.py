@@ -533,6 +533,24 @@ def test_a_footer_alone_is_nothing_new(text: str) -> None:
     assert "Sent from my iPhone" in reply.trimmed
 
 
+@pytest.mark.parametrize("delimiter", ["--", "***", "~~~~~", "=====", "_____", "+++++", "* * *",
+                                       "\u200b", "\u200c", "\ufeff", " \u200b ", "-----\n\u200b", "\u200b\n--"])
+@pytest.mark.parametrize("gap", ["\n", "\n\n"], ids=["tight", "spaced"])
+def test_delimiter_lines_at_the_end_are_not_the_post(delimiter: str, gap: str) -> None:
+    """Issue 15: rules, a bare "--", and the invisible one-character line some Gmail add-ons append."""
+    assert extract_reply(f"Thanks, it works now.{gap}{delimiter}\n").text == "Thanks, it works now."
+
+
+def test_delimiter_lines_between_paragraphs_stay() -> None:
+    text = "Step one.\n\n+++++\n\nStep two.\n\u200b\nStep three."
+    assert extract_reply(text).text == text
+
+
+@pytest.mark.parametrize("text", ["+++++\n", "\u200b", "~~~~~\n\u200c\n"])
+def test_only_delimiters_is_nothing_new(text: str) -> None:
+    assert extract_reply(text).text == ""
+
+
 def test_mailing_list_footer() -> None:
     text = "My question.\n\n_______________________________________________\nusers mailing list\nusers@lists.example.org\n"
     assert extract_reply(text) == Reply("My question.", text.split("\n\n", 1)[1].rstrip())
