@@ -276,6 +276,7 @@ _MID_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for 
 _DATE_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for w in lang.date_verbs))
 _HEADER_ROLES = {label: role for lang in HEADER_LABELS.values() for role, labels in lang.items() for label in labels}
 _SEPARATORS = frozenset(_flatten(ORIGINAL_MESSAGE) + _flatten(FORWARDED_MESSAGE))
+_FORWARDED = frozenset(_flatten(FORWARDED_MESSAGE))
 _FORWARD_INTROS = _flatten(FORWARD_INTROS)
 _FOOTERS_WITH_MY = _flatten(FOOTERS_WITH_MY)
 _FOOTERS_GENERIC = _flatten(FOOTERS_GENERIC)
@@ -462,6 +463,14 @@ def is_separator(line: str) -> bool:
         return False
     s = line.strip()
     return s[:2] in ("--", "==", "__") and " ".join(s.strip("-=_* \t").rstrip(":").split()).casefold() in _SEPARATORS
+
+
+def is_forward_separator(line: str) -> bool:
+    """ "---------- Forwarded message ---------" and its translations (not "Original Message")."""
+    if len(line) > 200:
+        return False
+    s = line.strip()
+    return s[:2] in ("--", "==", "__") and " ".join(s.strip("-=_* \t").rstrip(":").split()).casefold() in _FORWARDED
 
 
 def is_forward_intro(line: str) -> bool:
