@@ -775,6 +775,22 @@ def test_trim_score_on_replies_held_out() -> None:
     assert sum(int(part.split("/")[1]) for part in (seen, unseen)) == int(whole.split("/")[1])
 
 
+def test_trim_score_reports_the_fresh_batch_per_class() -> None:
+    """tests/mail/fresh (issue 15): scored as the pipeline posts, on its own, a line per class."""
+    lines = _bench("--set", "fresh").splitlines()
+    matched, total = map(int, re.fullmatch(r"(\d+)/(\d+) = [\d.]+%", lines[0]).groups())
+    assert total >= 17 and matched / total >= 0.9
+    assert [line.split()[0] for line in lines[1:]] == [f"c{n}" for n in range(1, 9)]
+
+
+def test_every_fresh_case_is_described() -> None:
+    folder = MAIL / "fresh"
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    for path in folder.glob("*.eml"):
+        assert path.with_name(f"{path.stem}.expected.txt").exists()
+        assert f"| {path.stem} |" in readme, f"{path.name} is not in the README"
+
+
 def test_every_held_out_case_is_described() -> None:
     folder = MAIL / "unseen"
     readme = (folder / "README.md").read_text(encoding="utf-8")
