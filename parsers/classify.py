@@ -144,7 +144,7 @@ def _evidence_in_content(mail: ParsedMail) -> str | None:
 # A person writes these words only by pasting a report in; quoting or forwarding one does not
 # count (see _own_text).
 _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(r"^[ \t*#-]*(?:" + pattern + ")", re.I | re.M))
+    (name, re.compile(r"^[ \t*#-]*+(?:" + pattern + ")", re.I | re.M))  # possessive: linear on "-----" lines
     for name, pattern in (
         ("Postfix", r"this is the (?:mail system|[\w .()/-]{0,60}program) at host"),
         ("qmail", r"hi\. this is the [\w.-]+ program at|i'm afraid i wasn't able to deliver your message"
@@ -153,8 +153,8 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                  r"|a message that you sent (?:could not be|has not yet been) delivered to one or more"
                  r"|smtp error from remote (?:mail )?server after"),
         ("Sendmail", r"the original message was received at .{0,100}\bfrom\b"
-                     r"|-{3,} ?the following addresses had (?:permanent fatal|transient non-fatal) errors"
-                     r"|-{3,} ?transcript of session follows"),
+                     r"|the following addresses had (?:permanent fatal|transient non-fatal) errors"
+                     r"|transcript of session follows"),
         ("Exchange", r"delivery has failed to these recipients or groups"
                      r"|your message did not reach some or all of the intended recipients"
                      r"|the following recipient\(s\) (?:cannot|could not) be reached"
@@ -179,7 +179,7 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("MDaemon", r"the attached message had permanent fatal delivery errors"),
         ("Messaging Server", r"this report relates to a message you sent with the following header fields"
                              r"|your message cannot be delivered to the following recipients"),
-        ("McAfee", r"-{3,} ?the following addresses had delivery problems"),
+        ("McAfee", r"the following addresses had delivery problems"),
         ("SMTP transcript", r"<?[^\s<>@]+@[^\s<>@]+>?\.\.\. (?:user unknown|unknown user|mailbox (?:full|unavailable)"
                             r"|host unknown|deferred)"
                             r"|.{0,200}\bhost \S+\[[0-9a-f.:]+\] said: [45]\d\d"),

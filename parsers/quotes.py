@@ -428,6 +428,10 @@ _BLANK_CHARS = _INVISIBLE + " \t\r\n\f\v\u00a0\u3000"
 
 
 def _blank(line: str) -> bool:
+    if not line or line.isspace():
+        return True
+    if line[0] not in _BLANK_CHARS:
+        return False
     rest = line.strip(_BLANK_CHARS)
     return not rest or rest.isspace()
 
