@@ -93,7 +93,8 @@ def folder_cases(folder: Path, post=None) -> list[Case]:
         label = f"{folder.name}:{stem}"
         text_input = golden.with_name(f"{stem}.txt")
         if text_input.exists():
-            out.append(Case(f"{label}.txt", extract_reply(text_input.read_text(encoding="utf-8")).text, _golden(golden)))
+            text = text_input.read_text(encoding="utf-8")
+            out.append(Case(f"{label}.txt", extract_reply(text).text, _golden(golden)))
             continue
         mail = parse_message(golden.with_name(f"{stem}.eml").read_bytes())
         out.append(Case(f"{label}.eml", post(mail), _golden(golden), from_html=not mail.text and bool(mail.html)))

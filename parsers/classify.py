@@ -166,7 +166,8 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("IIS SMTP", r"this is an automatically generated delivery status notification"
                      r"|delivery to the following recipients failed"
                      r"|unable to deliver message to the following recipients"),
-        ("Notes", r"was not delivered to:\s*$|user .{1,200} not listed in (?:domino directory|public name & address book)"),
+        ("Notes", r"was not delivered to:\s*$"
+                  r"|user .{1,200} not listed in (?:domino directory|public name & address book)"),
         ("Gmail", r"delivery to the following recipients? (?:failed permanently|has been delayed)"
                   r"|\*\* (?:address not found|message not delivered|message blocked|delivery incomplete"
                   r"|message delayed) \*\*|the response from the remote server was:"
@@ -367,7 +368,7 @@ _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _BOUNCE_SUBJECT = re.compile(
     r"^\s*(?:undeliverable|undelivered mail|delivery status notification|mail delivery (?:failed|failure)"
     r"|failure notice|returned mail|delivery failure|non-?delivery|delivery report|delayed mail"
-    r"|mail failed|failed mail|delivery failure:)",
+    r"|mail failed|failed mail)",
     re.I,
 )
 

@@ -1,4 +1,7 @@
-"""The forwarded message inside a staff member's forward (spec, "Staff invite address").
+"""The forwarded message inside a forward: for a staff member's forward to an invite address
+(spec, "Staff invite address"), the note and the forwarded message's sender (split_forward);
+for a forward to a reply or the support address, the forwarded text that it posts
+(forwarded_message).
 
 A forward is either attached (message/rfc822) or inline below the forwarder's note, after
 one of the clients' markers: Gmail's "---------- Forwarded message ---------", Outlook's
@@ -39,8 +42,7 @@ def split_forward(mail: ParsedMail) -> Forward:
         attached = mail.attached_messages[0]
         sender = attached.from_addresses[0] if attached.from_addresses else None
         return Forward(extract_reply(mail.text, mail.html).text, sender)
-    text = mail.text if mail.text and not mail.text.isspace() else html_to_text(mail.html or "").text
-    lines = split_lines(text)
+    lines = split_lines(_text_of(mail))
     found = _find_forward(lines)
     if found is None:
         return Forward(extract_reply(mail.text, mail.html).text, None)
@@ -50,7 +52,8 @@ def split_forward(mail: ParsedMail) -> Forward:
 
 # Subject prefixes with which clients mark a forward: Fwd/Fw, and Outlook's translations (WG de,
 # TR fr, RV es, ENC pt, Doorst nl, VB sv, VL fi, PD pl). Reply prefixes (Re, AW, SV, VS...) are not.
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vb|vl|pd)\s*(?:\[\d+\])?\s*:", re.I)
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vb|vl|pd)\s*(?:\[\d+\])?\s*:", re.I)
 
 
 def forwarded_message(mail: ParsedMail) -> str | None:
@@ -64,10 +67,8 @@ def forwarded_message(mail: ParsedMail) -> str | None:
         if not forward_subject:
             return None
         attached = mail.attached_messages[0]
-        body = attached.text if attached.text and not attached.text.isspace() else html_to_text(attached.html or "").text
-        return body.strip("\n") or None
-    text = mail.text if mail.text and not mail.text.isspace() else html_to_text(mail.html or "").text
-    lines = split_lines(text)
+        return _text_of(attached).strip("\n") or None
+    lines = split_lines(_text_of(mail))
     found = _find_forward(lines)
     if found is None:
         return None
@@ -90,6 +91,11 @@ def _below_header_block(lines: list[str], start: int) -> int:
             last = j
         j += 1
     return last + 1
+
+
+def _text_of(mail: ParsedMail) -> str:
+    """The text part, else the HTML part rendered (all of it: the forwarded message included)."""
+    return mail.text if mail.text and not mail.text.isspace() else html_to_text(mail.html or "").text
 
 
 def _find_forward(lines: list[str]) -> tuple[int, str | None] | None:

@@ -54,7 +54,8 @@ class AttributionWords:
 ATTRIBUTIONS: dict[str, AttributionWords] = {
     "en": AttributionWords(("on",), ("wrote", "writes"), (), ("wrote on",)),
     "fr": AttributionWords(("le",), ("a écrit", "écrit")),
-    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",), ("schrieb am",)),  # Gmail: "<name> schrieb am <date>:"
+    # Gmail writes "<name> <addr> schrieb am <date>:"
+    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",), ("schrieb am",)),
     "nl": AttributionWords(("op",), ("schreef", "geschreven"), ("schreef",)),
     "it": AttributionWords(("il", "in data"), ("ha scritto", "scritto", "scrisse")),
     "es": AttributionWords(("el",), ("escribió",)),
@@ -422,8 +423,6 @@ def _first_text(lines: list[str], start: int, end: int) -> int:
 # Invisible characters that some clients and add-ons leave on a line of their own (a Gmail
 # add-on's zero-width marker, a byte order mark): such a line is blank.
 _INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
-
-
 _BLANK_CHARS = _INVISIBLE + " \t\r\n\f\v\u00a0\u3000"
 
 
