@@ -133,11 +133,32 @@ def _evidence_in_content(mail: ParsedMail) -> str | None:
     opening = _report_opening(body)
     if opening:
         return f"{opening} wording"
+    own = _own_text(body)
+    if _MACHINE_WORDING.search(own):
+        return "text says it was generated automatically"
     # A subject that mail systems give their reports ("Undeliverable: ...", not "Fwd: Undeliverable")
     # and failure wording in the mail's own text: nobody writes both but a mail system.
-    if _BOUNCE_SUBJECT.search(mail.subject) and _FAILURE_WORDING.search(_own_text(body)):
+    if _BOUNCE_SUBJECT.search(mail.subject) and _FAILURE_WORDING.search(own):
         return "report subject and wording"
     return None
+
+
+# A mail that says of itself, at the start of a line of its own text, that a machine wrote it. On
+# its own this makes no bounce (an order confirmation says it too): the text must also tell of a
+# failed delivery (_bounce_text).
+_MACHINE_WORDING = re.compile(
+    r"^[ \t*#-]*+(?:this is an? (?:automatically generated|automated|auto-generated) "
+    r"(?:message|notification|e-?mail|delivery status notification|report)"
+    r"|this (?:message|e-?mail|notification) (?:was|has been|is) (?:automatically generated|generated automatically"
+    r"|created automatically|automatically created|sent automatically|automatically sent)"
+    r"|message from .{0,40}(?:virus ?wall|mail ?scanner|mail ?gateway|anti-?virus)"
+    r"|dies ist eine automatisch (?:generierte|erstellte|erzeugte) (?:nachricht|e-?mail|benachrichtigung)"
+    r"|diese (?:nachricht|e-?mail) wurde automatisch (?:erstellt|generiert|erzeugt|versendet)"
+    r"|ceci est un (?:message|e-?mail|courriel) (?:généré )?automatique"
+    r"|(?:este|éste) es un (?:mensaje|correo) (?:generado )?automático"
+    r"|questo è un messaggio (?:generato )?automatico)",
+    re.I | re.M,
+)
 
 
 # How mail systems open the reports they write for people, each matched at the start of a line.

@@ -84,3 +84,20 @@ def test_a_report_subject_with_failure_wording_is_a_bounce_whoever_sent_it():
 def test_a_person_replying_to_or_forwarding_a_report_subject_still_posts(subject):
     body = "My mail to Jan could not be delivered, can you check his address?\r\n"
     assert classify(parse_message(_plain(subject, body)), PERSON).kind is Kind.POST
+
+
+@pytest.mark.parametrize("banner", [
+    "This is an automatically generated message.",
+    "****** Message from Example Mail Gateway ******",
+    "Dies ist eine automatisch generierte Nachricht.",
+    "Ceci est un message automatique.",
+])
+def test_a_machine_banner_with_failure_wording_is_a_bounce(banner):
+    body = f"{banner}\r\n\r\nThe following message could not be delivered to jan@old.example.\r\n"
+    result = classify(parse_message(_plain("Re: [#12] Special blend survey", body)), PERSON)
+    assert (result.kind, result.recipients) == (Kind.BOUNCE, ("jan@old.example",)), result
+
+
+def test_a_machine_banner_without_a_failure_is_no_bounce():
+    body = "This is an automatically generated message.\r\n\r\nYour order 4471 has shipped.\r\n"
+    assert classify(parse_message(_plain("Your order 4471", body)), PERSON).kind is not Kind.BOUNCE
