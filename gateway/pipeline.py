@@ -31,10 +31,10 @@ from gateway.notices import RefusalNotices
 from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
+from parsers.content import reply_content
 from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, body_bytes, parse_message
-from parsers.quotes import extract_reply
 from parsers.sanitize import inline_image_ids
 from storage.db import STORAGE_DOWN, transaction
 from storage.models import (
@@ -297,10 +297,10 @@ class Intake:
                           "reply from the mailbox that received the message.")
 
     def _new_post(self, inbound: InboundMessage, mail: ParsedMail) -> NewPost:
-        reply = extract_reply(mail.text, mail.html)
-        kept, left_out = self._capped_attachments(mail, inline_image_ids(reply.html))
-        trimmed = "\n".join([reply.trimmed, *left_out]).strip("\n")
-        return NewPost(body=reply.text, html=reply.html or None, trimmed=trimmed, source=PostSource.EMAIL,
+        content = reply_content(mail)
+        kept, left_out = self._capped_attachments(mail, inline_image_ids(content.html or ""))
+        trimmed = "\n".join([content.trimmed, *left_out]).strip("\n")
+        return NewPost(body=content.text, html=content.html, trimmed=trimmed, source=PostSource.EMAIL,
                        inbound_id=inbound.id, email_message_id=mail.message_id, attachments=kept)
 
     def _capped_attachments(self, mail: ParsedMail, shown_inline: set[str]) -> tuple[list[NewAttachment], list[str]]:

@@ -34,11 +34,64 @@ def parse_mailbox(text: str | None) -> str | None:
 
 
 def parse_mailbox_list(text: str | None) -> list[str]:
-    """A header value with any number of mailboxes -> their lowercased addr-specs."""
+    """A header value with any number of mailboxes -> their lowercased addr-specs.
+
+    `text` is the value as it was sent: RFC 2047 encoded words still encoded, so that a display
+    name which decodes to a comma ("Müller, Bernd") or to an address is never read as one. What
+    the strict grammar refuses is read leniently only when it is one mailbox beyond doubt (see
+    lenient_mailbox)."""
     if not text:
         return []
-    parsed = _flanker_address.parse_list(text, strict=True)
+    parsed, unparsed = _flanker_address.parse_list(text, strict=True, as_tuple=True)
+    if unparsed:
+        lenient = lenient_mailbox(text)
+        if lenient:
+            return [lenient]
     return [normalize(a.address) for a in parsed if getattr(a, "addr_type", "email") == "email"]
+
+
+def lenient_mailbox(text: str) -> str | None:
+    """A display name with unquoted specials ("Foo Bar [Support] <a@b.example>", "Müller, Bernd
+    <b@example.com>") before exactly one address in angle brackets -> that address, or None.
+
+    Unambiguous means: one "<" and one ">" outside quoted strings and comments, nothing but
+    white space after the ">", no "@" in the name (it could be a second mailbox), and an
+    addr-spec inside that the strict grammar takes."""
+    outside = _outside_quotes_and_comments(text)
+    if outside is None or outside.count("<") != 1 or outside.count(">") != 1:
+        return None
+    opening, closing = outside.index("<"), outside.index(">")
+    if closing < opening or outside[closing + 1:].strip() or "@" in outside[:opening]:
+        return None
+    parsed = _flanker_address.parse(text[opening + 1:closing].strip(), addr_spec_only=True, strict=True)
+    if parsed is None or getattr(parsed, "addr_type", "email") != "email":
+        return None
+    return normalize(parsed.address)
+
+
+def _outside_quotes_and_comments(text: str) -> str | None:
+    """`text` with every character inside a quoted string or a comment blanked (same length);
+    None when a quote or comment is left open."""
+    kept: list[str] = []
+    quoted = escaped = False
+    depth = 0
+    for char in text:
+        inside = quoted or depth > 0
+        if escaped:
+            escaped = False
+        elif inside and char == "\\":
+            escaped = True
+        elif char == '"' and depth == 0:
+            quoted = not quoted
+            inside = True
+        elif char == "(" and not quoted:
+            depth += 1
+            inside = True
+        elif char == ")" and depth > 0:
+            depth -= 1
+            inside = True
+        kept.append(" " if inside else char)
+    return None if quoted or depth or escaped else "".join(kept)
 
 
 def normalize(address: str) -> str:

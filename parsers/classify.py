@@ -6,7 +6,11 @@ The rules run in order and the first that matches decides:
 1. Reports: ARF feedback reports; RFC 3464 delivery status notifications, read field by field.
 2. Bounces in the common non-standard formats, recognised by their text, but only when the
    mail also shows that a machine sent it (see _machine_evidence). A person who writes
-   "your mail was undeliverable" in a reply is not a bounce.
+   "your mail was undeliverable" in a reply is not a bounce. The evidence may be the mail
+   itself, whoever it claims to be from (over IMAP there is no envelope, and some servers
+   send reports from a person's address): a report part, or the fixed wording with which a
+   mail system opens its report, written at the start of a line in the mail's own text (not
+   in a quote or a forwarded message).
 3. Automatic mail: RFC 3834 Auto-Submitted, Precedence, vendor headers, mailing-list headers,
    the subject prefixes that responders write, the null sender, no-reply senders.
 4. Everything else is a post.
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 from parsers.addresses import parse_mailbox
 from parsers.mime import ParsedMail
+from parsers.quotes import header_block_at, is_forward_intro, is_separator
 
 
 class Kind(enum.StrEnum):
@@ -108,22 +113,151 @@ def _machine_evidence(mail: ParsedMail, sender: str | None) -> str | None:
         return "multipart/report"
     if "X-Failed-Recipients" in mail.headers:
         return "X-Failed-Recipients header"
+    return _evidence_in_content(mail)
+
+
+_REPORT_EVIDENCE = ("message/delivery-status", "message/feedback-report", "text/rfc822-headers")
+# Headers that mail systems put on the reports they write: Exchange marks its NDRs, and qmail
+# records in its own Received line that it is bouncing.
+_NDR_HEADER = "X-MS-Exchange-Message-Is-Ndr"
+_QMAIL_BOUNCE = re.compile(r"\(qmail \d+ invoked for bounce\)", re.I)
+
+
+def _evidence_in_content(mail: ParsedMail) -> str | None:
+    """A machine wrote this mail, as the mail itself shows, whoever it says it is from."""
+    if _NDR_HEADER in mail.headers:
+        return f"{_NDR_HEADER} header"
+    if any(_QMAIL_BOUNCE.search(value) for value in mail.headers.get_all("Received")):
+        return "qmail bounce Received line"
+    body = _report_text(mail)
+    opening = _report_opening(body)
+    if opening:
+        return f"{opening} wording"
+    own = _own_text(body)
+    if _MACHINE_WORDING.search(own):
+        return "text says it was generated automatically"
+    # A subject that mail systems give their reports ("Undeliverable: ...", not "Fwd: Undeliverable")
+    # and failure wording in the mail's own text: nobody writes both but a mail system.
+    if _BOUNCE_SUBJECT.search(mail.subject) and _FAILURE_WORDING.search(own):
+        return "report subject and wording"
     return None
 
 
-_REPORT_EVIDENCE = ("message/delivery-status", "message/feedback-report")
+# A mail that says of itself, at the start of a line of its own text, that a machine wrote it. On
+# its own this makes no bounce (an order confirmation says it too): the text must also tell of a
+# failed delivery (_bounce_text).
+_MACHINE_WORDING = re.compile(
+    r"^[ \t*#-]*+(?:this is an? (?:automatically generated|automated|auto-generated) "
+    r"(?:message|notification|e-?mail|delivery status notification|report)"
+    r"|this (?:message|e-?mail|notification) (?:was|has been|is) (?:automatically generated|generated automatically"
+    r"|created automatically|automatically created|sent automatically|automatically sent)"
+    r"|message from .{0,40}(?:virus ?wall|mail ?scanner|mail ?gateway|anti-?virus)"
+    r"|dies ist eine automatisch (?:generierte|erstellte|erzeugte) (?:nachricht|e-?mail|benachrichtigung)"
+    r"|diese (?:nachricht|e-?mail) wurde automatisch (?:erstellt|generiert|erzeugt|versendet)"
+    r"|ceci est un (?:message|e-?mail|courriel) (?:généré )?automatique"
+    r"|(?:este|éste) es un (?:mensaje|correo) (?:generado )?automático"
+    r"|questo è un messaggio (?:generato )?automatico)",
+    re.I | re.M,
+)
+
+
+# How mail systems open the reports they write for people, each matched at the start of a line.
+# A person writes these words only by pasting a report in; quoting or forwarding one does not
+# count (see _own_text).
+_REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(r"^[ \t*#-]*+(?:" + pattern + ")", re.I | re.M))  # possessive: linear on "-----" lines
+    for name, pattern in (
+        ("Postfix", r"this is the (?:mail system|[\w .()/-]{0,60}program) at host"),
+        ("qmail", r"hi\. this is the [\w.-]+ program at|i'm afraid i wasn't able to deliver your message"
+                  r"|this is a permanent error; i've given up"),
+        ("Exim", r"this message was created automatically by mail delivery software"
+                 r"|a message that you sent (?:could not be|has not yet been) delivered to one or more"
+                 r"|smtp error from remote (?:mail )?server after"),
+        ("Sendmail", r"the original message was received at .{0,100}\bfrom\b"
+                     r"|the following addresses had (?:permanent fatal|transient non-fatal) errors"
+                     r"|transcript of session follows"),
+        ("Exchange", r"delivery has failed to these recipients or groups"
+                     r"|your message did not reach some or all of the intended recipients"
+                     r"|the following recipient\(s\) (?:cannot|could not) be reached"
+                     r"|diagnostic information for administrators"
+                     r"|remote server returned '\s*[45]\d\d"
+                     r"|your message to \S+ couldn't be delivered"
+                     r"|fehler bei der zustellung an diese empfänger oder gruppen"
+                     r"|la remise à ces destinataires ou groupes a échoué"),
+        ("IIS SMTP", r"this is an automatically generated delivery status notification"
+                     r"|delivery to the following recipients failed"
+                     r"|unable to deliver message to the following recipients"),
+        ("Notes", r"was not delivered to:\s*$"
+                  r"|user .{1,200} not listed in (?:domino directory|public name & address book)"),
+        ("Gmail", r"delivery to the following recipients? (?:failed permanently|has been delayed)"
+                  r"|\*\* (?:address not found|message not delivered|message blocked|delivery incomplete"
+                  r"|message delayed) \*\*|the response from the remote server was:"
+                  r"|your message wasn't delivered to \S+ because"),
+        ("Yahoo", r"sorry, we were unable to deliver your message to the following address"
+                  r"|remote host said: [45]\d\d"),
+        ("AOL", r"your mail to the following recipients could not be delivered"),
+        ("Courier", r"this is a delivery status notification from \S+|running the courier mail server"),
+        ("GroupWise", r"the message that you sent was undeliverable to the following"),
+        ("MDaemon", r"the attached message had permanent fatal delivery errors"),
+        ("Messaging Server", r"this report relates to a message you sent with the following header fields"
+                             r"|your message cannot be delivered to the following recipients"),
+        ("McAfee", r"the following addresses had delivery problems"),
+        ("SMTP transcript", r"<?[^\s<>@]+@[^\s<>@]+>?\.\.\. (?:user unknown|unknown user|mailbox (?:full|unavailable)"
+                            r"|host unknown|deferred)"
+                            r"|.{0,200}\bhost \S+\[[0-9a-f.:]+\] said: [45]\d\d"),
+    )
+)
+
+
+def _report_opening(body: str) -> str | None:
+    """The mail system whose report wording the mail's own text has, or None."""
+    own = _own_text(body)
+    return next((name for name, pattern in _REPORT_OPENINGS if pattern.search(own)), None)
+
+
+def _own_text(body: str) -> str:
+    """The mail's own text: above any returned, quoted or forwarded message, without `>` lines."""
+    lines = _before_returned_copy(body).splitlines()[:_OWN_TEXT_LINES]
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if is_separator(line) or is_forward_intro(line) or header_block_at(lines, i) is not None:
+            break
+        if not line.lstrip().startswith((">", "|")):
+            kept.append(line[:_OWN_LINE_CHARS])
+    return "\n".join(kept)
+
+
+_OWN_TEXT_LINES = 200   # reports open with their wording; this keeps the search short
+_OWN_LINE_CHARS = 1000
 
 
 # --- reports -----------------------------------------------------------------------------
 
 def _feedback_report(mail: ParsedMail) -> Classification | None:
+    """An ARF report: declared so, or its machine-readable fields found in a part that some
+    feedback loops label text/plain (RFC 5965 requires Feedback-Type, User-Agent and Version)."""
     parts = [text for ctype, text in mail.report_parts if ctype == "message/feedback-report"]
+    if not parts:
+        texts = [(mail.text or "")[:MAX_FIELD_TEXT],
+                 *(_text_of(a.data) for a in mail.attachments if a.content_type == "text/plain")]
+        parts = [text for text in texts if any(_is_arf_block(block) for block in _field_blocks(text))]
     if mail.report_type != "feedback-report" and not parts:
         return None
     recipients: list[str] = []
     for block in (b for text in parts for b in _field_blocks(text)):
         _add(recipients, [parse_mailbox(block.get("original-rcpt-to", "").strip("<> "))])
     return Classification(Kind.FEEDBACK, "ARF feedback report (RFC 5965)", tuple(recipients))
+
+
+def _is_arf_block(block: dict[str, str]) -> bool:
+    return "feedback-type" in block and "user-agent" in block and "version" in block
+
+
+MAX_FIELD_TEXT = 64 * 1024
+
+
+def _text_of(data: bytes) -> str:
+    return data[:MAX_FIELD_TEXT].decode("utf-8", "replace")
 
 
 def _delivery_report(mail: ParsedMail, evidence: str | None) -> Classification | None:
@@ -221,6 +355,19 @@ def _dsn_address(block: dict[str, str]) -> str | None:
 
 # --- bounces written for people ----------------------------------------------------------
 
+# Wording of delivery failures, as reports write it (and as people may, talking about one).
+_FAILURE_WORDS = (
+    r"(?:could|can)(?: ?not|n't) be delivered|was(?: not|n't) delivered"
+    r"|not (?:yet )?been delivered"
+    r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
+    r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
+    r"|delivery status notification|non-delivery|returned mail|failed addresses"
+    r"|(?:was|were|been) (?:automatically )?rejected"
+    r"|delivery (?:problem|warning)|delayed mail|no such user|user unknown|mailbox unavailable"
+    r"|无法发送|投递失败|传输失败|не (?:может быть )?доставлено"
+)
+_FAILURE_WORDING = re.compile(_FAILURE_WORDS, re.I)
+
 # (name, pattern) found in the body of a machine-sent mail; the name goes into the reason.
 _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.I))
@@ -235,15 +382,7 @@ _BOUNCE_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("Gmail format", r"delivery to the following recipients? (?:failed|has been delayed)"),
         ("Yahoo format", r"unable to deliver (?:your )?message to the following address"),
         ("AOL format", r"your mail to the following recipients could not be delivered"),
-        ("delivery failure text",
-         r"(?:could|can)(?: ?not|n't) be delivered|was(?: not|n't) delivered"
-         r"|not (?:yet )?been delivered"
-         r"|could not deliver|(?:unable|not able|wasn't able) to deliver|undeliverable|undelivered"
-         r"|delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error"
-         r"|delivery status notification|non-delivery|returned mail|failed addresses"
-         r"|(?:was|were|been) (?:automatically )?rejected"
-         r"|delivery (?:problem|warning)|delayed mail|no such user|user unknown|mailbox unavailable"
-         r"|无法发送|投递失败|传输失败|не (?:может быть )?доставлено"),
+        ("delivery failure text", _FAILURE_WORDS),
     )
 )
 
@@ -268,6 +407,9 @@ def _bounce_text(mail: ParsedMail, evidence: str | None) -> Classification | Non
         return None
     body = _report_text(mail)
     name = next((n for n, pattern in _BOUNCE_TEXT if pattern.search(body)), None)
+    if name is None:
+        opening = _report_opening(body)
+        name = f"{opening} format" if opening else None
     if name is None and _BOUNCE_SUBJECT.search(mail.subject):
         name = "bounce subject"
     delayed = bool(_DELAY.search(body) or _DELAY.search(mail.subject))
@@ -334,8 +476,8 @@ _RECIPIENT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # "<user@example.com>: reason", or the bracketed address alone (Postfix, qmail, Yahoo)
         rf"^[ \t]*<({_ADDR})>[ \t]*(?::|\(|$)",
         # the address first on its line: alone, bulleted, or followed by a reason (Exim, Gmail,
-        # Exchange, Sendmail)
-        rf"^[ \t]*(?:[*>-]+[ \t]*)?[\[\"']?({_ADDR})[\]\"']?[ \t]*(?::|;|\.\.\.|[ \t]-[ \t]|[ \t]on[ \t]|$)",
+        # Exchange, Sendmail, GroupWise's "(user not found)")
+        rf"^[ \t]*(?:[*>-]+[ \t]*)?[\[\"']?({_ADDR})[\]\"']?[ \t]*(?::|;|\.\.\.|[ \t]-[ \t]|[ \t]on[ \t]|[ \t]\(|$)",
         # labelled: "Failed Recipient: ..", "Unknown user: ..", "Recipient: [SMTP:..]", "SMTP=.."
         rf"(?:recipient|error-for|unknown user|undeliverable address|invalid final delivery userid"
         rf"|delivery failed \d+ attempts|undeliverable +to|smtp=)[ \t]*:?[ \t]*\[?(?:smtp:)?<?({_ADDR})",
@@ -365,7 +507,7 @@ def _before_returned_copy(body: str) -> str:
     for index, line in enumerate(lines):
         if _RETURNED_COPY.search(line):
             return "\n".join(lines[:index])
-    return body
+    return "\n".join(lines)  # "\r\n" too: the patterns end lines with "$"
 
 
 def _report_text(mail: ParsedMail) -> str:
@@ -412,7 +554,7 @@ _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("en", r"automatic reply"),                     # Outlook / Exchange
     ("en", r"auto[- ]?reply"),
     ("en", r"auto[- ]?response"),
-    ("en", r"out of (?:the )?office"),
+    ("en", r"out of (?:the )?office(?: auto[- ]?reply)?"),  # Exchange 2003: "Out of Office AutoReply: ..."
     ("de", r"abwesenheitsnotiz"),
     ("de", r"automatische antwort"),
     ("fr", r"r[ée]ponse automatique"),
@@ -438,6 +580,9 @@ _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：(\[]|[-–]\s|$)", re.I
 )
+# Lotus Notes names the absent person instead: "Jane Doe/Sales/ACME is out of the office." (the
+# whole subject, with no "Re:" or other prefix before it)
+_NOTES_ABSENCE_SUBJECT = re.compile(r"^[^:]{1,120} is out of the office\.?\s*$", re.I)
 
 
 def _automatic(mail: ParsedMail, sender: str | None) -> Classification | None:
@@ -494,7 +639,9 @@ def _report_kind(mail: ParsedMail) -> str | None:
 
 def _auto_subject(mail: ParsedMail) -> str | None:
     match = _AUTO_SUBJECT.match(mail.subject)
-    return f"subject starts with {match.group(0).strip()!r}" if match else None
+    if match:
+        return f"subject starts with {match.group(0).strip()!r}"
+    return "subject names who is out of the office" if _NOTES_ABSENCE_SUBJECT.match(mail.subject) else None
 
 
 def _automatic_sender(mail: ParsedMail, sender: str | None) -> str | None:

@@ -11,9 +11,10 @@ Everything else is decoded best-effort, never with an exception:
   its boundaries, a broken delivery report), the stdlib parser, which is lenient, reads it.
 - Transfer encodings are undone leniently (broken base64 is repaired, broken
   quoted-printable kept as it is), and text is decoded by decode_text: valid UTF-8 wins
-  over an ASCII/Latin-1/Windows-1252 label or none (mislabelled mail), a declared charset
-  Python knows is used, one it does not know is mapped or guessed, and what still does
-  not decode is replaced with U+FFFD. NUL characters are dropped.
+  over any label but UTF-16/32, or none (mislabelled mail: Big5, GB2312, ISO-8859-x on UTF-8
+  text), a declared charset Python knows is used when the bytes decode with it, one that
+  does not fit or is unknown or absent is guessed (chardet), and only what still does not
+  decode is replaced with U+FFFD. NUL characters are dropped.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def _convert(root, depth: int) -> ParsedMail:
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
     headers = Headers(tuple((_clean(str(k)), _header_text(v)) for k, v in root.headers.items()))
+    undecoded = Headers(tuple((_clean(str(k)), _clean(_relatin(v))) for k, v in root.headers.iteritems(raw=True)
+                              if k.lower() in ADDRESS_HEADERS and isinstance(v, str)))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
@@ -177,10 +180,14 @@ def _convert(root, depth: int) -> ParsedMail:
             html = _text_body(part)
         else:
             attachments.append(_attachment(part, ctype, filename, disposition))
-    return _mail(headers, str(root.content_type).lower(), text, html, attachments, attached, reports)
+    return _mail(headers, undecoded, str(root.content_type).lower(), text, html, attachments, attached, reports)
 
 
-def _mail(headers: Headers, content_type: str, text: str | None, html: str | None,
+# Address headers are parsed as sent, before RFC 2047 decoding (parsers.addresses.parse_mailbox_list).
+ADDRESS_HEADERS = ("from", "to", "cc")
+
+
+def _mail(headers: Headers, undecoded: Headers, content_type: str, text: str | None, html: str | None,
           attachments: list[Attachment], attached: list[ParsedMail],
           reports: list[tuple[str, str]]) -> ParsedMail:
     return ParsedMail(
@@ -188,9 +195,9 @@ def _mail(headers: Headers, content_type: str, text: str | None, html: str | Non
         content_type=content_type,
         message_id=_strip_brackets(headers.get("Message-ID")),
         subject=headers.get("Subject") or "",
-        from_addresses=_addresses(headers.get_all("From")),
-        to_addresses=_addresses(headers.get_all("To")),
-        cc_addresses=_addresses(headers.get_all("Cc")),
+        from_addresses=_addresses(undecoded.get_all("From")),
+        to_addresses=_addresses(undecoded.get_all("To")),
+        cc_addresses=_addresses(undecoded.get_all("Cc")),
         in_reply_to=_strip_brackets(headers.get("In-Reply-To")),
         references=tuple(_strip_brackets(r) or "" for r in (headers.get("References") or "").split() if r.strip("<>")),
         text=text,
@@ -330,8 +337,8 @@ CHARSET_ALIASES = {
     "utf8": "utf-8", "x-utf8": "utf-8", "x-user-defined": "cp1252", "unknown-8bit": "cp1252",
     "x-unknown": "cp1252", "unknown": "cp1252", "default": "cp1252", "charset": "cp1252",
 }
-# labels under which valid UTF-8 is far more likely than what the label says
-_WEAK_LABELS = frozenset({"cp1252", "iso8859-15", "iso8859-1"})
+# labels whose text may be valid UTF-8 as well (ASCII in UTF-16 has NUL bytes, all valid UTF-8)
+_WIDE_UNICODE = frozenset({"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"})
 
 
 def _codec(label: str | None) -> str | None:
@@ -351,9 +358,14 @@ def _codec(label: str | None) -> str | None:
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Bytes of a text part or header -> str, whatever the label says; never raises."""
+    """Bytes of a text part or header -> str, whatever the label says; never raises.
+
+    Valid UTF-8 wins over any label but UTF-16/32 (whose text may be valid UTF-8 too): legacy
+    text of any length is almost never valid UTF-8, while clients often label UTF-8 with the
+    charset of the system (Big5, GB2312, ISO-8859-x). Then the label, when the bytes decode with
+    it; else the detector's guess; only then a decoding that replaces what it cannot read."""
     declared = _codec(charset)
-    if not data.isascii() and (declared is None or declared in _WEAK_LABELS or declared == "utf-8"):
+    if not data.isascii() and declared not in _WIDE_UNICODE:
         try:
             return data.decode("utf-8").replace("\x00", "")
         except UnicodeDecodeError:
@@ -363,8 +375,8 @@ def decode_text(data: bytes, charset: str | None) -> str:
             return data.decode(declared).replace("\x00", "")
         except (UnicodeDecodeError, ValueError, LookupError):
             pass
-    if declared is None and not data.isascii():
-        guessed = _guess(data)
+    if not data.isascii() and not (declared == "utf-8" and _mostly_utf8(data)):
+        guessed = _guess(data, _GUESS_CONFIDENCE.get(declared, 0.0))
         if guessed is not None:
             return guessed.replace("\x00", "")
     fallback = declared or ("utf-8" if _mostly_utf8(data) else "cp1252")
@@ -377,14 +389,23 @@ def decode_text(data: bytes, charset: str | None) -> str:
 MAX_GUESS_BYTES = 64 * 1024
 
 
-def _guess(data: bytes) -> str | None:
-    """Charset detection for unlabelled or unknown-labelled non-UTF-8 text."""
+# How sure the detector must be. Unlabelled: sure (short Western text is guessed as anything, and
+# Windows-1252 reads it better). Labelled UTF-8 that is not: fairly (a few broken bytes are broken
+# UTF-8, kept with U+FFFD). A legacy label that does not fit: any guess that fits beats it.
+_GUESS_CONFIDENCE: dict[str | None, float] = {None: 0.5, "utf-8": 0.2}
+
+
+def _guess(data: bytes, least_confidence: float) -> str | None:
+    """Charset detection for non-UTF-8 text that is unlabelled, or does not decode with its label.
+    The guess counts only when all of the text decodes with it (chardet 7 often names the right
+    charset with a low confidence; see _GUESS_CONFIDENCE)."""
     try:
-        import chardet  # flanker's own dependency
+        import chardet  # maintained (7.x), and flanker's own dependency
         found = chardet.detect(data[:MAX_GUESS_BYTES])
     except Exception:  # noqa: BLE001 - detection is a bonus, never a failure
         return None
-    codec = _codec(found.get("encoding")) if found and (found.get("confidence") or 0) >= 0.5 else None
+    confident = found and (found.get("confidence") or 0) >= least_confidence
+    codec = _codec(found.get("encoding")) if confident else None
     if codec is None:
         return None
     try:
@@ -430,6 +451,8 @@ def _convert_stdlib(msg, depth: int) -> ParsedMail:
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
     headers = Headers(tuple((_clean(str(k)), _stdlib_header(v)) for k, v in msg.items()))
+    undecoded = Headers(tuple((_clean(str(k)), _clean(" ".join(decode_text(_to_bytes(str(v)), None).split())))
+                              for k, v in msg.items() if str(k).lower() in ADDRESS_HEADERS))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
@@ -471,7 +494,7 @@ def _convert_stdlib(msg, depth: int) -> ParsedMail:
                 inline=disposition == "inline",
                 content_id=_content_id(_stdlib_header(part.get("Content-ID") or "")),
             ))
-    return _mail(headers, msg.get_content_type().lower(), text, html, attachments, attached, reports)
+    return _mail(headers, undecoded, msg.get_content_type().lower(), text, html, attachments, attached, reports)
 
 
 def _param(part, name: str) -> str | None:

@@ -54,7 +54,8 @@ class AttributionWords:
 ATTRIBUTIONS: dict[str, AttributionWords] = {
     "en": AttributionWords(("on",), ("wrote", "writes"), (), ("wrote on",)),
     "fr": AttributionWords(("le",), ("a écrit", "écrit")),
-    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",)),
+    # Gmail writes "<name> <addr> schrieb am <date>:"
+    "de": AttributionWords(("am",), ("schrieb", "geschrieben"), ("schrieb",), ("schrieb am",)),
     "nl": AttributionWords(("op",), ("schreef", "geschreven"), ("schreef",)),
     "it": AttributionWords(("il", "in data"), ("ha scritto", "scritto", "scrisse")),
     "es": AttributionWords(("el",), ("escribió",)),
@@ -66,7 +67,7 @@ ATTRIBUTIONS: dict[str, AttributionWords] = {
     "no": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "sv": AttributionWords(("den",), ("skrev",), ("skrev",)),
     "fi": AttributionWords((), ("kirjoitti",), (), ("kirjoitti",)),
-    "hu": AttributionWords((), ("írta",)),
+    "hu": AttributionWords((), ("írta",), (), ("ezt írta",)),  # Gmail: "<name> ezt írta (időpont: <date>):"
     "cs": AttributionWords(("dne",), ("napsal", "napsala", "napsal(a)")),
     "ru": AttributionWords((), ("написал", "написала", "написал(а)", "пишет")),
     "uk": AttributionWords((), ("написав", "написала", "написав(ла)", "написала(в)", "пише")),
@@ -276,6 +277,7 @@ _MID_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for 
 _DATE_VERBS = tuple(dict.fromkeys(f" {w} " for lang in ATTRIBUTIONS.values() for w in lang.date_verbs))
 _HEADER_ROLES = {label: role for lang in HEADER_LABELS.values() for role, labels in lang.items() for label in labels}
 _SEPARATORS = frozenset(_flatten(ORIGINAL_MESSAGE) + _flatten(FORWARDED_MESSAGE))
+_FORWARDED = frozenset(_flatten(FORWARDED_MESSAGE))
 _FORWARD_INTROS = _flatten(FORWARD_INTROS)
 _FOOTERS_WITH_MY = _flatten(FOOTERS_WITH_MY)
 _FOOTERS_GENERIC = _flatten(FOOTERS_GENERIC)
@@ -285,10 +287,18 @@ _FOOTER_BRANDS = tuple(FOOTER_BRANDS)
 _VALEDICTIONS = frozenset(word.casefold() for word in _flatten(VALEDICTIONS))
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_NAME_FIRST = re.compile(r"[ \t]*[^\W\d][\w.'\- \t\"]{0,60}?[ \t]*(?:\(?<[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>\)?"
+                         r"|\([\w.+'-]+@[\w-]+(?:\.[\w-]+)+\)|<[ \t]*$)")
+# Gmail's date-first attribution without a verb or colon (older Gmail, in Japanese or Chinese
+# among others): "2013/7/20 Kenji Tanaka <kenji@example.jp>", a `>` quote under it
+_DATE_FIRST_BARE = re.compile(r"[ \t]*(?:19|20)\d\d[/.-]\d{1,2}[/.-]\d{1,2}(?:[ \t]+\d{1,2}:\d\d)?[ \t]+"
+                              r"[^<>@\n]{1,80}<[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>[ \t]*$")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}|\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b")
 _DIGIT = re.compile(r"\d")
 _ANGLE_LINK = re.compile(r"<[^<>\s]{1,300}>")
-_QUOTED = re.compile(r"[ \t]*>")
+# ">" quotes, and the "|" with which some clients and lists quote (one "|" at the start and no
+# other on the line: "| a | b |" is a table row)
+_QUOTED = re.compile(r"[ \t]*(?:>|\|(?![^|]*\|))")
 
 MAX_ATTRIBUTION = 400  # characters of an attribution, its wrapped lines joined
 MAX_HEADER_LINES = 12
@@ -328,9 +338,11 @@ def _join(*parts: str) -> str:
 @dataclass(frozen=True)
 class _Cut:
     head: int   # lines above this one were cut (a mobile footer on top); 0 if none
-    start: int  # the new text: lines[start:end]
+    start: int  # the new text: lines[start:end], without lines[dropped[0]:dropped[1]]
     end: int
     rest: int   # the first line of what was cut below it
+    # the attribution above the first quote of a writer who answers below the quotes
+    dropped: tuple[int, int] | None = None
 
 
 # (first line, number of lines) of attributions the HTML marked as such, by the element
@@ -339,17 +351,28 @@ Attributions = dict[int, int]
 
 def _cut(lines: list[str], known: Attributions | None = None) -> _Cut:
     known = known or {}
-    head, cut = _first_cut(lines, known)
-    end = _peel(lines, cut, head, known)
+    head, cut, dropped = _first_cut(lines, known)
+    end = _rstrip_blank(lines, _peel(lines, cut, head, known))
     start = _first_text(lines, head, end)
     end = max(start, end)
-    return _Cut(head, start, end, _first_text(lines, end, len(lines)))
+    if dropped is not None and not (start <= dropped[0] and dropped[1] < end):
+        dropped = None  # nothing was answered below it: the quote went with the tail
+    return _Cut(head, start, end, _first_text(lines, end, len(lines)), dropped)
 
 
 def _texts(lines: list[str], cut: _Cut) -> tuple[str, str]:
     """(new text, trimmed text)."""
     above = "\n".join(line for line in lines[:cut.head] if not _blank(line))
-    return "\n".join(lines[cut.start:cut.end]).rstrip(), _join(above, "\n".join(lines[cut.rest:]).rstrip())
+    kept = lines[cut.start:cut.end]
+    attribution = ""
+    if cut.dropped is not None:
+        first, stop = cut.dropped
+        attribution = "\n".join(lines[first:stop]).strip("\n")
+        above_it, below_it = lines[cut.start:first], lines[stop:cut.end]
+        if not above_it or _blank(above_it[-1]):
+            below_it = below_it[_first_text(below_it, 0, len(below_it)):]
+        kept = above_it + below_it
+    return "\n".join(kept).rstrip(), _join(above, attribution, "\n".join(lines[cut.rest:]).rstrip())
 
 
 def _trim_html(html: str) -> Reply:
@@ -374,8 +397,11 @@ def _html_between(converted: HtmlText, cut: _Cut) -> str:
     source = converted.source
     at = spans[0][0] if cut.head else 0
     end = max(span[1] for span in spans)
+    removed = list(converted.removed)
+    if cut.dropped is not None:
+        removed.extend(span for span in converted.spans[cut.dropped[0]:cut.dropped[1]] if span)
     pieces = []
-    for start, stop in sorted(converted.removed):
+    for start, stop in sorted(removed):
         if stop <= at or start >= end:
             continue
         pieces.append(source[at:start])
@@ -394,8 +420,19 @@ def _first_text(lines: list[str], start: int, end: int) -> int:
 # Line classifiers (forwards.py uses the public ones)
 
 
+# Invisible characters that some clients and add-ons leave on a line of their own (a Gmail
+# add-on's zero-width marker, a byte order mark): such a line is blank.
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+_BLANK_CHARS = _INVISIBLE + " \t\r\n\f\v\u00a0\u3000"
+
+
 def _blank(line: str) -> bool:
-    return not line or line.isspace()
+    if not line or line.isspace():
+        return True
+    if line[0] not in _BLANK_CHARS:
+        return False
+    rest = line.strip(_BLANK_CHARS)
+    return not rest or rest.isspace()
 
 
 def _quoted(line: str) -> bool:
@@ -416,11 +453,11 @@ def is_signature_delimiter(line: str) -> bool:
 
 
 def _is_rule(line: str) -> bool:
-    """A line drawn with one punctuation character: "-----", "=====", "_____"."""
+    """A line drawn with one punctuation character: "-----", "=====", "_____", "+++++", "* * *"."""
     if len(line) > 200:
         return False
-    s = line.strip()
-    return len(s) >= 2 and s[0] in "-_=*~#" and s == s[0] * len(s)
+    s = line.strip().replace(" ", "")
+    return len(s) >= 2 and s[0] in "-_=*~#+" and s == s[0] * len(s)
 
 
 def is_separator(line: str) -> bool:
@@ -429,6 +466,14 @@ def is_separator(line: str) -> bool:
         return False
     s = line.strip()
     return s[:2] in ("--", "==", "__") and " ".join(s.strip("-=_* \t").rstrip(":").split()).casefold() in _SEPARATORS
+
+
+def is_forward_separator(line: str) -> bool:
+    """ "---------- Forwarded message ---------" and its translations (not "Original Message")."""
+    if len(line) > 200:
+        return False
+    s = line.strip()
+    return s[:2] in ("--", "==", "__") and " ".join(s.strip("-=_* \t").rstrip(":").split()).casefold() in _FORWARDED
 
 
 def is_forward_intro(line: str) -> bool:
@@ -534,6 +579,8 @@ def attribution_at(lines: list[str], i: int) -> int:
         return 0
     if _may_end_attribution(first) and _window_is_attribution(lines, i, 1):
         return 1
+    if _DATE_FIRST_BARE.match(first) and _quote_follows(lines, i + 1):
+        return 1
     if not _starts_like_attribution(first):
         return 0
     for size in (2, 3):
@@ -548,6 +595,11 @@ def attribution_at(lines: list[str], i: int) -> int:
                 return 0
             return size
     return 0
+
+
+def _quote_follows(lines: list[str], j: int) -> bool:
+    j = _first_text(lines, j, min(len(lines), j + 3))
+    return j < len(lines) and _quoted(lines[j])
 
 
 def _may_end_attribution(line: str) -> bool:
@@ -573,8 +625,12 @@ def _starts_with_intro(line: str) -> bool:
 
 
 def _starts_like_attribution(line: str) -> bool:
-    """Starts with an intro word ("On", "Le") or a date ("2017-11-24", "pe 20. lokakuuta")."""
+    """Starts with an intro word ("On", "Le") or a date ("2017-11-24", "pe 20. lokakuuta"), or
+    with the name and address of a name-first attribution that the client wrapped ("Max Muster
+    <max@example.de> schrieb am Fr., 28. Apr. 2017 um" / "Max Muster <")."""
     if _starts_with_intro(line):
+        return True
+    if _NAME_FIRST.match(line[:MAX_ATTRIBUTION]):
         return True
     words = line[:40].strip().lstrip("-> ").split()[:2]
     return any(_DIGIT.search(word) and "@" not in word and word[0] != "<" for word in words)
@@ -649,26 +705,32 @@ def _is_boundary(lines: list[str], i: int) -> bool:
 # Plain-text trimming
 
 
-def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
-    """(head, cut): the new text lies between them. cut is the first line of quoted history
-    or signature (len(lines) if none). head is past a mobile footer written above
-    everything else: iOS and Android put it at the top of the compose area, and it stays
-    there when the writer answers below the quote."""
+def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int, tuple[int, int] | None]:
+    """(head, cut, dropped): the new text lies between head and cut. cut is the first line of
+    quoted history or signature (len(lines) if none). head is past a mobile footer written
+    above everything else: iOS and Android put it at the top of the compose area, and it
+    stays there when the writer answers below the quote. dropped: the lines of the
+    attribution above the first quote (iOS puts it inside the quote), which goes even when
+    the writer answers below the quotes; the quotes they answered stay."""
     head = 0
-    text_above = False
+    text_above = quote_seen = False
+    dropped = None
     i = 0
     while i < len(lines):
         line = lines[i]
-        if not line or line.isspace():
+        if _blank(line):
             i += 1
             continue
         if _QUOTED.match(line):
-            text_above = True
+            if not quote_seen:
+                size = _quoted_attribution_at(lines, i)
+                dropped = (i, _past_bare_quotes(lines, i + size)) if size else None
+            text_above = quote_seen = True
             i += 1
             continue
         if _is_boundary(lines, i):
             if text_above or not is_mobile_footer(line):
-                return head, i
+                return head, i, dropped
             head = i = i + 1
             continue
         text_above = True
@@ -676,11 +738,27 @@ def _first_cut(lines: list[str], known: Attributions) -> tuple[int, int]:
         if size:
             answer = _inline_answer(lines, i + size, known)
             if answer is None:
-                return head, i
+                return head, i, dropped
+            if not quote_seen:
+                dropped = (i, i + size)
+            quote_seen = True
             i = answer
             continue
         i += 1
-    return head, len(lines)
+    return head, len(lines), dropped
+
+
+def _quoted_attribution_at(lines: list[str], i: int) -> int:
+    """An attribution written as the first lines of the quote ("> On <date>, <name> wrote:")."""
+    window = [_QUOTED.sub("", line, count=1).strip() for line in lines[i:i + 3] if _quoted(line)]
+    return attribution_at(window, 0) if window else 0
+
+
+def _past_bare_quotes(lines: list[str], j: int) -> int:
+    """Past the empty quote lines (">") under a quoted attribution."""
+    while j < len(lines) and _quoted(lines[j]) and not _QUOTED.sub("", lines[j], count=1).strip(" \t\ufeff"):
+        j += 1
+    return j
 
 
 def _inline_answer(lines: list[str], j: int, known: Attributions) -> int | None:

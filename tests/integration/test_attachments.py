@@ -7,6 +7,7 @@ import email
 import email.policy
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 from support import cli, reply_address
 
@@ -114,3 +115,30 @@ def test_copies_without_the_images_drop_their_cid_links_and_keep_the_alt_text(ga
     assert list(copy.message.iter_attachments()) == [] and copy.message.get_body(("related",)) is None
     assert "cid:" not in copy.html and 'alt="the torn bag"' in copy.html
     assert f"photo.png ({len(PHOTO)} bytes)" in copy.text
+
+
+# Issue 15: a reply that is only a file or a picture, or a forward, brings new content.
+CONTENT = Path(__file__).resolve().parents[1] / "mail" / "content"
+
+
+def test_a_reply_that_is_only_a_file_posts_and_says_what_was_attached(gw, sink, people, ticket):
+    address = reply_address(gw, ticket, people.owner)
+    assert gw.send((CONTENT / "thunderbird_pdf_only.eml").read_bytes(), people.owner, address).code == 250
+    post = cli("ticket", "show", ticket, "--json").json()["posts"][-1]
+    assert post["body"] == "[Attached: invoice-4471.pdf]"
+    assert [a["filename"] for a in post["attachments"]] == ["invoice-4471.pdf"]
+    copy = sink.wait_for(1, to=people.staff)[-1]
+    assert "[Attached: invoice-4471.pdf]" in copy.text
+
+
+def test_a_reply_that_only_quotes_next_to_a_signature_logo_is_still_nothing_new(gw, people, ticket):
+    address = reply_address(gw, ticket, people.owner)
+    result = gw.send((CONTENT / "outlook_quotes_and_logo.eml").read_bytes(), people.owner, address)
+    assert result.code == 550 and "Nothing new in your reply" in result.message
+
+
+def test_a_forward_to_a_reply_address_posts_the_forwarded_message(gw, people, ticket):
+    address = reply_address(gw, ticket, people.owner)
+    assert gw.send((CONTENT / "gmail_forward_to_reply_address.eml").read_bytes(), people.owner, address).code == 250
+    post = cli("ticket", "show", ticket, "--json").json()["posts"][-1]
+    assert post["body"] == "Hi Olivia,\n\nthe blend arrived with a torn bag, the beans were fine though.\n\nJan"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import cli, delivery, dsn, outbox_status, wait_until
+from support import account_id, cli, delivery, dsn, outbox_status, wait_until
 
 FLUFL = Path(__file__).resolve().parents[1] / "mail" / "flufl_bounce" / "data"
 
@@ -122,3 +122,28 @@ def test_real_bounce_formats_are_tied_to_the_copy_and_counted(gw, sink, people, 
     state = delivery(people.owner)
     assert [b["severity"] for b in state["bounces"]] == [severity]
     assert state["state"] == ("stopped" if severity == "hard" else "ok")
+
+
+# Issue 15: reports recognised by what they are. Sent with a person's address as From and as
+# envelope sender (tests/mail/reports), to that person's reply address or the support address.
+REPORTS = Path(__file__).resolve().parents[1] / "mail" / "reports"
+
+
+@pytest.mark.parametrize("sample, outcome", [("qmail.eml", "bounce"), ("notes.eml", "bounce"),
+                                             ("exchange2003_oof.eml", "auto_reply")])
+def test_a_report_from_a_persons_address_is_recorded_never_posted(gw, sink, people, ticket, sample, outcome):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    result = gw.send((REPORTS / sample).read_bytes(), people.owner, address)
+    assert result.code == 250, result
+    assert cli("inbound", "list", "--json").json()[0]["outcome"] == outcome
+    assert [p["body"] for p in cli("ticket", "show", ticket, "--json").json()["posts"]] == [
+        "How did you like the special blend?"]
+
+
+@pytest.mark.parametrize("envelope", ["fbl@isp.example", ""], ids=["report-sender", "null-sender"])
+def test_a_feedback_report_is_accepted_whatever_its_envelope(gw, people, envelope):
+    support = gw.gateway.addresses.support_address
+    result = gw.send((REPORTS / "arf_mislabelled.eml").read_bytes(), envelope, support)
+    assert result.code == 250, result
+    record = cli("inbound", "list", "--json").json()[0]
+    assert record["outcome"] == "bounce" and "ARF feedback report" in record["reason"]

@@ -26,6 +26,49 @@ def test_replies_from_anyone_but_the_addressee_are_refused(gw, people, ticket, f
     assert inbound()[0]["outcome"] == "refused"
 
 
+
+def _outlook_reply(from_header: str, to: str, body: str) -> bytes:
+    """A reply as Outlook desktop sends it: the From display name as an unquoted encoded word."""
+    return (f"From: {from_header}\r\nTo: {to}\r\nSubject: RE: survey\r\n"
+            "Date: Tue, 24 Nov 2026 09:12:03 +0100\r\n"
+            "Message-ID: <AM0PR07MB4401C1E5@AM0PR07MB4401.eurprd07.prod.outlook.com>\r\n"
+            "Thread-Index: AQHZ1n2xk0m3J5c8bU2O8ul4pqxKcg==\r\nContent-Language: de-DE\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+            f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n").encode()
+
+
+def test_a_last_first_name_in_an_encoded_word_replies_and_opens_tickets(gw, people, ticket):
+    """Outlook writes a non-ASCII "Last, First" name as one encoded word: "Owner, Olivia" with a ü."""
+    name = "=?utf-8?B?w5x3bmVyLCBPbGl2aWE=?="  # "Üwner, Olivia"
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    assert gw.send(_outlook_reply(f"{name} <{people.owner}>", address, "Danke, passt."), people.owner,
+                   address).code == 250
+    post = posts(ticket)[-1]
+    assert (post["author"], post["body"]) == (people.owner, "Danke, passt.")
+    support = gw.gateway.addresses.support_address
+    assert gw.send(_outlook_reply(f"{name} <{people.owner}>", support, "Neue Frage"), people.owner,
+                   support).code == 250
+    assert inbound()[0]["outcome"] == "ticket_created" and inbound()[0]["sender"] == people.owner
+
+
+@pytest.mark.parametrize("from_header", [
+    "=?utf-8?B?b2xpdmlhQGNsaWVudC50ZXN0?= <carol@client.test>",  # the name decodes to the owner's address
+    "=?utf-8?B?b2xpdmlhQGNsaWVudC50ZXN0?=",                       # ... and there is no other address
+    "Olivia [Client] <olivia@client.test> <carol@client.test>",    # two addresses in angle brackets
+])
+def test_an_address_in_an_encoded_name_or_two_angle_addresses_never_post(gw, people, ticket, from_header):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    result = gw.send(_outlook_reply(from_header, address, "spoofed text"), people.owner, address)
+    assert result.code == 550
+    assert [p["body"] for p in posts(ticket)] == ["How did you like the special blend?"]
+
+
+def test_unquoted_specials_in_the_name_of_one_address_post(gw, people, ticket):
+    address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
+    raw = _outlook_reply(f"Olivia Owner [Client Shop] <{people.owner}>", address, "Works for me")
+    assert gw.send(raw, people.owner, address).code == 250
+    assert posts(ticket)[-1]["body"] == "Works for me"
+
 # --- the staff invite address ------------------------------------------------------------------
 
 def test_forwarding_invites_the_addresses_written_above_the_forward(gw, sink, people, ticket):

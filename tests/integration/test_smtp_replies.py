@@ -99,7 +99,7 @@ def test_a_message_that_crashes_processing_is_held_not_lost(gw, people, ticket, 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(gateway.pipeline, "extract_reply", broken)
+    monkeypatch.setattr(gateway.pipeline, "reply_content", broken)
     raw, address = owner_reply(gw, people, ticket, "This must not be lost")
     result = gw.send(raw, people.owner, address)
     assert result.code == 250

@@ -29,10 +29,10 @@ REFUSED_BY_PARSER: set[str] = set()  # dsn_05 and dsn_07 (broken delivery report
 # Read from a mailbox (envelope sender unknown), nothing in these says a mail system sent them,
 # so they are not treated as bounces. The corpus test with a null envelope sender covers them.
 KNOWN_KIND_WITHOUT_ENVELOPE = {
-    # From inetgw1@microsoft.com, no daemon name, no report; Mailman's Precedence: bulk remains.
-    "dumbass_01": Kind.AUTO_REPLY,
-    # From admin@example.com via Microsoft CDO; Mailman's Precedence: bulk remains.
-    "microsoft_03": Kind.AUTO_REPLY,
+    # (microsoft_03, from admin@example.com via Microsoft CDO, and dumbass_01, from
+    # inetgw1@microsoft.com, are read as the bounces they are since issue 15: the first by its
+    # subject "Non-Delivery: ..." and failure wording, the second by its "Message from InterScan
+    # E-Mail VirusWall NT" banner and failure wording.)
     # From and Return-Path an ordinary-looking mailbox, subject "RE: ...": indistinguishable
     # from a person who writes "your message could not be delivered to x".
     "simple_20": Kind.POST,
@@ -172,7 +172,7 @@ def test_corpus_kind_accuracy(corpus_unknown_envelope) -> None:
         and corpus_unknown_envelope[case_id].kind is EXPECTED_KIND[expected["message_class"]]
     ]
     print(f"kind accuracy, envelope unknown: {len(right)}/{len(corpus_unknown_envelope)}")
-    assert len(right) == len(corpus_unknown_envelope) - len(KNOWN_KIND_WITHOUT_ENVELOPE) == 114
+    assert len(right) == len(corpus_unknown_envelope) - len(KNOWN_KIND_WITHOUT_ENVELOPE) == 116
 
 
 # --- hand-written fixtures ---------------------------------------------------------------
@@ -431,9 +431,18 @@ ana.silva@example.net
 """
 
 
-def test_bounce_text_from_a_person_stays_a_post() -> None:
-    result = classify(_mail(PERSON, POSTFIX_BODY, subject=BOUNCE_SUBJECT), PERSON_ENVELOPE)
+def test_bounce_text_quoted_by_a_person_stays_a_post() -> None:
+    quoted = "".join(f"> {line}\n" for line in POSTFIX_BODY.splitlines())
+    body = f"Our server sent me this, what is wrong?\n\n{quoted}\nAna\n"
+    result = classify(_mail(PERSON, body, subject=f"Fwd: {BOUNCE_SUBJECT}"), PERSON_ENVELOPE)
     assert result.kind is Kind.POST, result
+
+
+def test_a_report_in_its_own_wording_is_a_bounce_whoever_it_is_from() -> None:
+    """Issue 15: a report is recognised by what it is; its From and envelope may be a person's."""
+    result = classify(_mail(PERSON, POSTFIX_BODY, subject=BOUNCE_SUBJECT), PERSON_ENVELOPE)
+    assert (result.kind, result.recipients) == (Kind.BOUNCE, (JAN,)), result
+    assert result.reason == "Postfix format; Postfix wording"
 
 
 @pytest.mark.parametrize(

@@ -90,8 +90,11 @@ def test_attribution(lang: str, client: str, attribution: str, quoted: bool) -> 
 @pytest.mark.parametrize("lang,client,attribution", ATTRIBUTIONS,
                          ids=[f"{a[0]}-{a[1]}" for a in ATTRIBUTIONS])
 def test_attribution_answered_inline_keeps_the_answers(lang: str, client: str, attribution: str) -> None:
-    text = f"{attribution}\n> Which model do you have?\n\nThe X200.\n\n> And the colour?\n\nBlack."
-    assert extract_reply(text).text == text
+    """The answers and the quotes they answer stay; the attribution above them goes (issue 15)."""
+    answers = "> Which model do you have?\n\nThe X200.\n\n> And the colour?\n\nBlack."
+    reply = extract_reply(f"{attribution}\n{answers}")
+    assert reply.text == answers
+    assert reply.trimmed == attribution
 
 
 # (language, client, the header block the client writes above the quoted original)

@@ -56,6 +56,49 @@ def test_charsets(content_type: bytes, body: bytes, expected: str) -> None:
     assert _text(body, content_type, b"8bit") == expected
 
 
+# Issue 15: a client that labels UTF-8 with its system's legacy charset, and a label that does
+# not fit the bytes at all. Whatever decodes without errors is used, never U+FFFD.
+@pytest.mark.parametrize("charset,text", [
+    ("big5", "您好，我的訂單還沒有到。"),
+    ("gb2312", "您好，我的订单还没有到。"),
+    ("iso-8859-1", "Grüße aus Köln"),
+    ("iso-8859-2", "Dziękuję, zamówienie dotarło."),
+    ("iso-8859-5", "Спасибо, заказ пришёл."),
+    ("iso-8859-7", "Ευχαριστώ πολύ"),
+    ("shift_jis", "ありがとうございます"),
+    ("windows-1251", "Дякую, все гаразд."),
+    ("koi8-r", "Спасибо, заказ пришёл."),
+])
+@pytest.mark.parametrize("cte", [b"8bit", b"base64", b"quoted-printable"])
+def test_utf8_labelled_with_a_legacy_charset_is_read_as_utf8(charset: str, text: str, cte: bytes) -> None:
+    body = text.encode()
+    if cte == b"base64":
+        body = base64.b64encode(body)
+    elif cte == b"quoted-printable":
+        import quopri
+        body = quopri.encodestring(body)
+    assert _text(body, b"text/plain; charset=" + charset.encode(), cte) == text
+
+
+@pytest.mark.parametrize("declared,actual,text", [
+    ("iso-2022-jp", "cp932", "お世話になっております。注文の件でご連絡しました。よろしくお願いします。"),
+    ("shift_jis", "euc-jp", "お世話になっております。注文の件でご連絡しました。よろしくお願いします。"),
+    ("euc-jp", "big5", "您好，我的訂單還沒有到，請問什麼時候會寄出？謝謝您的幫忙。"),
+    ("shift_jis", "cp949", "안녕하세요 주문이 아직 도착하지 않았습니다 감사합니다"),
+    ("big5", "koi8-r", "Здравствуйте, мой заказ ещё не пришёл. Спасибо"),
+    ("utf-8", "gb18030", "您好，我的订单还没有到，请问什么时候发货？谢谢您的帮助。"),
+    ("utf-8", "big5", "您好，我的訂單還沒有到，請問什麼時候會寄出？謝謝您的幫忙。"),
+])
+def test_a_label_the_bytes_do_not_decode_with_gives_way_to_one_they_do(declared: str, actual: str, text: str) -> None:
+    got = _text(text.encode(actual), b"text/plain; charset=" + declared.encode(), b"8bit")
+    assert "\ufffd" not in got
+    assert got == text
+
+
+def test_utf16_text_is_never_taken_for_utf8() -> None:
+    assert _text("Grüße".encode("utf-16-le"), b"text/plain; charset=utf-16le", b"8bit") == "Grüße"
+
+
 def test_invalid_utf8_keeps_everything_else() -> None:
     text = _text(b"Gr\xc3\xbc\xc3e, J\xff\xfergen \xe2\x82", b"text/plain; charset=utf-8", b"8bit")
     assert text is not None
