@@ -376,7 +376,7 @@ def main() -> None:
                 folder = Path(tempfile.mkdtemp(prefix="gw-wire-db-"))
                 report(name, sink, args, run(f"sqlite:///{folder}/bench.db", args, sink_port))
             else:
-                with contextlib.contextmanager(scratch_database)(PG_SERVER, "gw_wire") as url:
+                with scratch_database(PG_SERVER, "gw_wire") as url:
                     report(name, sink, args, run(url, args, sink_port))
 
 

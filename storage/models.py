@@ -174,10 +174,12 @@ class Delegate(Base):
         Index("uq_delegates_live", "ticket_id", "account_id", unique=True,
               sqlite_where=text("status IN ('invited', 'accepted')"),
               postgresql_where=text("status IN ('invited', 'accepted')")),
+        # one person's invitations to one ticket: access checks, a batch's at a time in delivery
+        Index("ix_delegates_ticket_account", "ticket_id", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     status: Mapped[DelegateStatus] = mapped_column(_enum(DelegateStatus, "delegate_status"))
     invited_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))

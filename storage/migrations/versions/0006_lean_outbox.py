@@ -1,4 +1,5 @@
-"""A lean outbox: copies are rendered when sent, not stored; a loop-breaker event table
+"""A lean outbox: copies are rendered when sent, not stored; a loop-breaker event table; delegates
+indexed by (ticket, account) for the access checks
 
 Revision ID: 0006_lean_outbox
 Revises: 0005_inline_images
@@ -34,6 +35,9 @@ def upgrade() -> None:
                               sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
         batch_op.create_index('ix_outbox_sending', ['claimed_until'], unique=False,
                               sqlite_where=sa.text("status = 'sending'"), postgresql_where=sa.text("status = 'sending'"))
+    with op.batch_alter_table('delegates', schema=None) as batch_op:
+        batch_op.drop_index('ix_delegates_ticket_id')
+        batch_op.create_index('ix_delegates_ticket_account', ['ticket_id', 'account_id'], unique=False)
     op.create_table('loop_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sender', sa.String(length=320), nullable=False),
@@ -48,6 +52,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('loop_events')
+    with op.batch_alter_table('delegates', schema=None) as batch_op:
+        batch_op.drop_index('ix_delegates_ticket_account')
+        batch_op.create_index('ix_delegates_ticket_id', ['ticket_id'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_sending')
         batch_op.drop_index('ix_outbox_pending')
