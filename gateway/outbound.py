@@ -31,8 +31,8 @@ from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, Outb
 
 log = logging.getLogger(__name__)
 
-BATCH = 20  # copies one connection claims, checks and renders together
-UNRECORDED = 20  # copies the relay took that may wait for their record (they would go again after a crash)
+BATCH = 50  # copies one connection claims, checks and renders together
+UNRECORDED = 50  # copies the relay took that may wait for their record (they would go again after a crash)
 # copies of a ticket's thread: whoever gets them must still have access when they leave
 _THREAD_KINDS = POST_KINDS | {"accepted"}
 _OUT = OutboxMessage

@@ -31,7 +31,7 @@ from gateway.notices import RefusalNotices
 from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
-from parsers.content import reply_content
+from parsers.content import Content, reply_content
 from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, body_bytes, parse_message
@@ -125,6 +125,10 @@ class Intake:
             malformed = None
         except MalformedMessage as exc:
             mail, malformed = None, exc
+        # what needs no database is done before the transaction: on SQLite it holds the one write lock
+        kind = classify(mail, delivery.sender) if mail is not None else None
+        content = reply_content(mail) if kind is not None and kind.kind == Kind.POST else None
+        body = hashlib.sha256(body_bytes(raw)).hexdigest() if mail is not None else None
         now = self.clock()
         with transaction(self.sessions) as session:
             inbound = self._store_raw(session, raw, delivery, mail, now)
@@ -133,9 +137,8 @@ class Intake:
                 refusal = Refused(Reason.MALFORMED, f"The message could not be read: {malformed}.")
                 decisions = [self._refused(r, refusal) for r in delivery.recipients]
             else:
-                body = hashlib.sha256(body_bytes(raw)).hexdigest()
                 keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
-                decisions = self._decide(session, inbound, keys, mail, delivery, now)
+                decisions = self._decide(session, inbound, keys, mail, kind, content, delivery, now)
             for decision in decisions:
                 kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
                 session.add(InboundOutcome(
@@ -189,8 +192,8 @@ class Intake:
     # --- deciding ----------------------------------------------------------------------
 
     def _decide(self, session: Session, inbound: InboundMessage, keys: dict[str, DedupeKeys], mail: ParsedMail,
-                delivery: Delivery, now: datetime) -> list[Decision]:
-        kind = classify(mail, delivery.sender)
+                kind: Classification, content: Content | None, delivery: Delivery,
+                now: datetime) -> list[Decision]:
         routes = {r: self.addresses.route(r) for r in delivery.recipients}
         if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or any(
                 isinstance(route, BounceRoute) for route in routes.values()):
@@ -212,7 +215,7 @@ class Intake:
             route = routes[recipient]
             try:
                 with session.begin_nested():
-                    decisions.append(self._act(session, inbound, mail, recipient, route, now))
+                    decisions.append(self._act(session, inbound, mail, content, recipient, route, now))
             except Refused as refusal:
                 decisions.append(self._refused(recipient, refusal, getattr(route, "ticket", None)))
             except Held as held:
@@ -252,14 +255,15 @@ class Intake:
         for person in staff_on(session, ticket):
             self.mailer.held_notice(session, ticket, person, sender, reason)
 
-    def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str, route,
+    def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content,
+             recipient: str, route,
              now: datetime) -> Decision:
         if isinstance(route, ReplyRoute):
-            return self._reply(session, inbound, mail, recipient, route, now)
+            return self._reply(session, inbound, mail, content, recipient, route, now)
         if isinstance(route, InviteRoute):
             return self._forward_invite(session, mail, recipient, route, now)
         if isinstance(route, SupportRoute):
-            return self._new_ticket(session, inbound, mail, recipient, now)
+            return self._new_ticket(session, inbound, mail, content, recipient, now)
         raise Refused(Reason.NO_SUCH_TICKET, f"{recipient} is not an address of this helpdesk.")
 
     @staticmethod
@@ -296,8 +300,7 @@ class Intake:
                           "This address only takes mail from the person it was sent to; "
                           "reply from the mailbox that received the message.")
 
-    def _new_post(self, inbound: InboundMessage, mail: ParsedMail) -> NewPost:
-        content = reply_content(mail)
+    def _new_post(self, inbound: InboundMessage, mail: ParsedMail, content: Content) -> NewPost:
         kept, left_out = self._capped_attachments(mail, inline_image_ids(content.html or ""))
         trimmed = "\n".join([content.trimmed, *left_out]).strip("\n")
         return NewPost(body=content.text, html=content.html, trimmed=trimmed, source=PostSource.EMAIL,
@@ -323,7 +326,7 @@ class Intake:
             kept.append(NewAttachment(name, attachment.content_type, attachment.data, content_id))
         return kept, left_out
 
-    def _reply(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,
+    def _reply(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content, recipient: str,
                route: ReplyRoute, now: datetime) -> Decision:
         ticket = session.get(Ticket, route.ticket)
         account = session.get(Account, route.account)
@@ -331,10 +334,11 @@ class Intake:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
         self.breaker.check(session, account.email, ticket.id, now)
-        post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail), now)
+        post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail, content), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
 
-    def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, recipient: str,
+    def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content,
+                    recipient: str,
                     now: datetime) -> Decision:
         sender = self._sender(mail)
         account = find_account(session, sender)
@@ -351,7 +355,7 @@ class Intake:
         self.breaker.check(session, sender, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
-                                   first_post=self._new_post(inbound, mail))
+                                   first_post=self._new_post(inbound, mail, content))
         self.mailer.acknowledgement(session, ticket, post)
         return Decision(recipient, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id)
 
