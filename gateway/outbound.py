@@ -32,6 +32,7 @@ from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, Outb
 log = logging.getLogger(__name__)
 
 BATCH = 50  # copies one connection claims, checks and renders together
+GATHER_SECONDS = 0.02  # how long the record waits for more copies before it is written
 UNRECORDED = 50  # copies the relay took that may wait for their record (they would go again after a crash)
 # copies of a ticket's thread: whoever gets them must still have access when they leave
 _THREAD_KINDS = POST_KINDS | {"accepted"}
@@ -155,6 +156,10 @@ class _Ledger:
         while True:
             async with self._changed:
                 await self._changed.wait_for(lambda: self._sent or self._failures or self._closed)
+                # a moment for more to come: one statement (and one commit) for many copies
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait_for(
+                        lambda: len(self._sent) >= UNRECORDED // 2 or self._closed), GATHER_SECONDS)
                 sent, self._sent = self._sent, []
                 failures, self._failures = self._failures, []
                 self._writing = len(sent)
