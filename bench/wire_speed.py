@@ -25,7 +25,6 @@ import os
 import shutil
 import signal
 import smtplib
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from support import free_port, make_mail, scratch_database, wait_until  # noqa: E402
+from support import database_size, free_port, make_mail, scratch_database, wait_until  # noqa: E402
 
 PG_SERVER = os.environ.get("GATEWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -203,21 +202,13 @@ class Store:
             return session.scalar(select(func.count()).select_from(OutboxMessage))
 
     def size(self) -> int:
-        from sqlalchemy import text
-
-        if self.url.startswith("sqlite"):
-            path = self.url.split("///", 1)[1]
-            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0)
-        with self.engine.connect() as conn:
-            return conn.scalar(text("SELECT pg_database_size(current_database())"))
+        return database_size(self.url)
 
     def one_copy(self, settings) -> bytes:
         """A copy of a post as the gateway sends it, rendered by its own code."""
         from sqlalchemy import select
 
-        from gateway.letters import Letters
+        from gateway.letters import ROW_COLUMNS, Letters
         from gateway.render import Renderer
         from parsers.addresses import AddressBook, LinkSigner
         from storage.models import OutboxMessage as O
@@ -225,9 +216,7 @@ class Store:
         letters = Letters(settings, AddressBook(KEY.encode(), settings.mail_domain, settings.support),
                           LinkSigner(KEY.encode()), Renderer(settings.templates_dir, settings.store_name))
         with self.sessions() as session:
-            row = session.execute(select(O.id, O.kind, O.ticket_id, O.post_id, O.delegate_id, O.recipient_id,
-                                         O.recipient, O.message_id, O.details, O.created_at)
-                                  .where(O.kind == "post").limit(1)).one()
+            row = session.execute(select(*ROW_COLUMNS).where(O.kind == "post").limit(1)).one()
             copies, _ = letters.compose(session, [row])
         return copies[0].raw
 

@@ -86,10 +86,6 @@ class Deliverability:
         self._tell_staff(session, ticket_id, address, why)
         return bounce
 
-    def stopped_reason(self, session: Session, address: str) -> str | None:
-        stop = session.get(DeliveryStop, address.lower())
-        return stop.reason if stop is not None and stop.stopped_at is not None else None
-
     def resume(self, session: Session, account: Account, by: Account, now: datetime) -> None:
         if not by.role.is_staff:
             raise Refused(Reason.NOT_STAFF, f"{by.email} is not staff; only staff can resume delivery.")

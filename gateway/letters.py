@@ -27,7 +27,7 @@ from gateway.compose import EncodedAttachments, Envelope, OutboundAttachment, bu
 from gateway.config import Settings
 from gateway.render import Renderer
 from parsers.addresses import AddressBook, LinkSigner
-from storage.models import Account, Attachment, Delegate, Post, Ticket
+from storage.models import Account, Attachment, Delegate, OutboxMessage, Post, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 POST_KINDS = frozenset({"post", "ticket_opened", "new_ticket_alert"})
 # messages about the ticket that must not be answered into it
 _NO_REPLY_KINDS = frozenset({"delivery_stopped", "notice"})
+# what compose() reads of each outbox row
+ROW_COLUMNS = (OutboxMessage.id, OutboxMessage.kind, OutboxMessage.ticket_id, OutboxMessage.post_id,
+               OutboxMessage.delegate_id, OutboxMessage.recipient_id, OutboxMessage.recipient,
+               OutboxMessage.message_id, OutboxMessage.details, OutboxMessage.created_at)
 _KEPT_POSTS = 32  # posts whose editions stay rendered (a post's attachments are held encoded with it)
 
 
@@ -79,8 +83,7 @@ class Letters:
         self._lock = threading.Lock()
 
     def compose(self, session: Session, rows: Sequence[Row]) -> tuple[list[Copy], list[tuple[int, str]]]:
-        """Messages for claimed outbox rows (id, kind, ticket_id, post_id, delegate_id, recipient_id,
-        recipient, message_id, details, created_at), reading what they need in a few queries; and the
+        """Messages for claimed outbox rows (their ROW_COLUMNS), reading what they need in a few queries; and the
         rows that could not be rendered, with why (a bug, or data gone), so that they do not block the rest."""
         tickets = _by_id(session, Ticket, {r.ticket_id for r in rows})
         people = _by_id(session, Account, {r.recipient_id for r in rows})

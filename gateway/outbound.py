@@ -24,7 +24,7 @@ from sqlalchemy import case, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
-from gateway.letters import POST_KINDS, Copy, Letters
+from gateway.letters import POST_KINDS, ROW_COLUMNS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
 from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket
@@ -288,9 +288,7 @@ class Courier:
             else_=True,
         )
         query = (
-            select(_OUT.id, _OUT.kind, _OUT.ticket_id, _OUT.post_id, _OUT.delegate_id, _OUT.recipient_id,
-                   _OUT.recipient, _OUT.message_id, _OUT.details, _OUT.created_at,
-                   wanted.label("wanted"), DeliveryStop.reason.label("stopped"))
+            select(*ROW_COLUMNS, wanted.label("wanted"), DeliveryStop.reason.label("stopped"))
             .outerjoin(Ticket, Ticket.id == _OUT.ticket_id)
             .outerjoin(Account, Account.id == _OUT.recipient_id)
             .outerjoin(DeliveryStop, (DeliveryStop.address == func.lower(_OUT.recipient))
