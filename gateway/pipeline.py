@@ -2,8 +2,9 @@
 
 receive -> parse -> classify (bounce / auto-reply: record, stop) -> per recipient: dedupe,
 route, authorize, extract, apply. The raw message, every recipient's outcome and everything
-the message caused (posts, invitations, outbox rows) commit in ONE transaction; the caller
-answers the sender only after that commit.
+the message caused (posts, invitations, outbox rows) are written in one savepoint of a group
+commit (storage.group_commit), which commits the messages of concurrent sessions together; the
+caller answers the sender only after that commit.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
 from parsers.mime import MalformedMessage, ParsedMail, body_bytes, parse_message
 from parsers.sanitize import inline_image_ids
-from storage.db import STORAGE_DOWN, transaction
+from storage.db import STORAGE_DOWN
+from storage.group_commit import GroupCommit
 from storage.models import (
     Account,
     InboundMessage,
@@ -98,6 +100,7 @@ class Intake:
         self.clock = clock
         self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
         self.breaker = LoopBreaker(settings)
+        self.commits = GroupCommit(sessions)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
@@ -130,7 +133,8 @@ class Intake:
         content = reply_content(mail) if kind is not None and kind.kind == Kind.POST else None
         body = hashlib.sha256(body_bytes(raw)).hexdigest() if mail is not None else None
         now = self.clock()
-        with transaction(self.sessions) as session:
+
+        def record(session: Session) -> list[Decision]:
             inbound = self._store_raw(session, raw, delivery, mail, now)
             keys: dict[str, DedupeKeys] = {}
             if mail is None:
@@ -148,17 +152,22 @@ class Intake:
                 ))
             self.breaker.count(session, inbound.sender,
                                [d.ticket_id for d in decisions if d.outcome in _COUNTED_BY_BREAKER], now)
-        return decisions
+            session.flush()  # inside the message's savepoint: a failing row undoes only this message
+            return decisions
+        return self.commits.run(record)
 
     def _hold(self, raw: bytes, delivery: Delivery, error: Exception) -> list[Decision]:
         reason = f"held: processing failed ({type(error).__name__}); kept for staff to look at"
-        try:
-            with transaction(self.sessions) as session:
-                inbound = self._store_raw(session, raw, delivery, None, self.clock())
-                decisions = [Decision(r, Outcome.HELD, reason) for r in delivery.recipients]
-                session.add_all(InboundOutcome(message_id=inbound.id, recipient=d.recipient, outcome=d.outcome,
-                                               reason=d.reason) for d in decisions)
+
+        def record(session: Session) -> list[Decision]:
+            inbound = self._store_raw(session, raw, delivery, None, self.clock())
+            decisions = [Decision(r, Outcome.HELD, reason) for r in delivery.recipients]
+            session.add_all(InboundOutcome(message_id=inbound.id, recipient=d.recipient, outcome=d.outcome,
+                                           reason=d.reason) for d in decisions)
+            session.flush()
             return decisions
+        try:
+            return self.commits.run(record)
         except Exception as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
 
