@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accounts import find_account, name_from_address
@@ -143,16 +143,17 @@ class Intake:
             else:
                 keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
                 decisions = self._decide(session, inbound, keys, mail, kind, content, delivery, now)
+            session.flush()  # what the decisions made goes first: the outcomes point at it
+            outcomes = []
             for decision in decisions:
                 kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
-                session.add(InboundOutcome(
-                    message_id=inbound.id, recipient=decision.recipient, outcome=decision.outcome,
-                    reason=decision.reason, ticket_id=decision.ticket_id,
-                    dedupe_key=kept.by_message_id, content_key=kept.by_content,
-                ))
+                outcomes.append({"message_id": inbound.id, "recipient": decision.recipient,
+                                 "outcome": decision.outcome, "reason": decision.reason,
+                                 "ticket_id": decision.ticket_id, "dedupe_key": kept.by_message_id,
+                                 "content_key": kept.by_content})
+            session.execute(insert(InboundOutcome.__table__), outcomes)
             self.breaker.count(session, inbound.sender,
                                [d.ticket_id for d in decisions if d.outcome in _COUNTED_BY_BREAKER], now)
-            session.flush()  # inside the message's savepoint: a failing row undoes only this message
             return decisions
         return self.commits.run(record)
 
@@ -240,12 +241,12 @@ class Intake:
         return decisions
 
     @staticmethod
-    def _earlier(session: Session, keys: DedupeKeys) -> InboundOutcome | None:
-        """The outcome of an earlier delivery of this same message to this recipient that acted."""
+    def _earlier(session: Session, keys: DedupeKeys):
+        """(message_id, ticket_id) of an earlier delivery of this same message to this recipient that acted."""
         match = InboundOutcome.content_key == keys.by_content
         if keys.by_message_id is not None:
             match = match | (InboundOutcome.dedupe_key == keys.by_message_id)
-        return session.scalars(select(InboundOutcome).where(match)).first()
+        return session.execute(select(InboundOutcome.message_id, InboundOutcome.ticket_id).where(match).limit(1)).first()
 
     def _own_mail(self, mail: ParsedMail) -> str | None:
         """Mail that the gateway itself sent, come back: a loop, never a post."""
