@@ -100,7 +100,7 @@ class Intake:
         self.clock = clock
         self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
         self.breaker = LoopBreaker(settings)
-        self.commits = GroupCommit(sessions)
+        self.commits = GroupCommit(sessions, slots=1 if sessions.kw["bind"].dialect.name == "sqlite" else 4)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""

@@ -1,9 +1,10 @@
 """Group commit: units of work from many threads share one transaction, and each caller returns only
 after the commit that holds its unit.
 
-A thread that finds no commit under way leads: it takes every waiting unit (up to a limit), runs each
+A thread that finds a commit slot free leads: it takes every waiting unit (up to a limit), runs each
 in a savepoint of its own, commits once and wakes the others; units that arrive meanwhile wait for the
-next leader. A unit that raises is rolled back alone and its caller gets the error; when the commit
+next leader. SQLite has one writer, so one slot; PostgreSQL takes several transactions at once (and
+groups their WAL flushes itself), so there several batches may be under way. A unit that raises is rolled back alone and its caller gets the error; when the commit
 itself fails, every caller of that batch gets its error, and nothing of the batch is stored.
 """
 
@@ -21,22 +22,24 @@ T = TypeVar("T")
 
 
 class _Unit(Generic[T]):
-    __slots__ = ("work", "finished", "value", "error")
+    __slots__ = ("work", "taken", "finished", "value", "error")
 
     def __init__(self, work: Callable[[Session], T]):
         self.work = work
+        self.taken = False  # in a batch under way
         self.finished = False
         self.value: T | None = None
         self.error: BaseException | None = None
 
 
 class GroupCommit:
-    def __init__(self, sessions: sessionmaker[Session], limit: int = 64):
+    def __init__(self, sessions: sessionmaker[Session], slots: int = 1, limit: int = 64):
         self.sessions = sessions
+        self.slots = slots
         self.limit = limit
         self._turn = threading.Condition()
         self._waiting: list[_Unit] = []
-        self._leading = False
+        self._leading = 0
 
     @property
     def queued(self) -> int:
@@ -51,24 +54,31 @@ class GroupCommit:
             self._waiting.append(unit)
         while True:
             with self._turn:
-                while self._leading and not unit.finished:
+                while self._must_wait(unit):
                     self._turn.wait()
                 if unit.finished:
                     break
-                self._leading = True
+                self._leading += 1
                 batch = self._waiting[:self.limit]
                 del self._waiting[:self.limit]
+                for taken in batch:
+                    taken.taken = True
             try:
                 self._commit(batch)
             finally:
                 with self._turn:
                     for done in batch:
                         done.finished = True
-                    self._leading = False
+                    self._leading -= 1
                     self._turn.notify_all()
         if unit.error is not None:
             raise unit.error
         return unit.value
+
+    def _must_wait(self, unit: _Unit) -> bool:
+        if unit.taken:  # in another thread's batch
+            return not unit.finished
+        return self._leading >= self.slots
 
     def _commit(self, batch: list[_Unit]) -> None:
         try:

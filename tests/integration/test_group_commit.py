@@ -61,11 +61,12 @@ def _stored(engine) -> set[str]:
 def _run_behind_a_slow_first_unit(commits: GroupCommit, units: list) -> dict[int, object]:
     """The first unit holds its commit until every other unit waits, so that those share the next one."""
     results: dict[int, object] = {}
-    let_go = threading.Event()
+    started, let_go = threading.Event(), threading.Event()
 
     def first(session):
         session.add(Account(email="first@client.test", name="First", role=Role.CLIENT))
         session.flush()
+        started.set()
         let_go.wait(15)
         return "first"
 
@@ -77,7 +78,7 @@ def _run_behind_a_slow_first_unit(commits: GroupCommit, units: list) -> dict[int
 
     leader = threading.Thread(target=call, args=(-1, first))
     leader.start()
-    wait_until(lambda: commits.queued == 0, what="the first unit to be taken")
+    assert started.wait(15)
     others = [threading.Thread(target=call, args=(n, work)) for n, work in enumerate(units)]
     for thread in others:
         thread.start()
@@ -138,3 +139,28 @@ def test_a_failed_commit_fails_every_caller_of_its_batch_and_stores_none(db_url,
     assert _stored(engine) == set()
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Delegate)) == 0
+
+
+def test_on_postgresql_a_second_batch_commits_while_the_first_is_under_way(db_url, storage):
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: one batch at a time")
+    engine, sessions = storage
+    commits = GroupCommit(sessions, slots=2)
+    started, let_go = threading.Event(), threading.Event()
+    first_result: list[str] = []
+
+    def slow(session):
+        session.add(Account(email="slow@client.test", name="Slow", role=Role.CLIENT))
+        session.flush()
+        started.set()
+        let_go.wait(15)
+        return "slow"
+
+    leader = threading.Thread(target=lambda: first_result.append(commits.run(slow)))
+    leader.start()
+    assert started.wait(15)
+    assert commits.run(_add_account(1)) == 1  # would wait for let_go with one slot
+    assert _stored(engine) == {"person1@client.test"}
+    let_go.set()
+    leader.join(30)
+    assert first_result == ["slow"] and _stored(engine) == {"person1@client.test", "slow@client.test"}
