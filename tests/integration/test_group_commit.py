@@ -53,22 +53,30 @@ def _add_account(n: int):
     return work
 
 
-def _stored(engine) -> set[str]:
+def _stored(engine, everyone: bool = False) -> set[str]:
+    """The accounts committed (those of the tests' units; with everyone, the slow unit's too)."""
     with engine.connect() as conn:
-        return set(conn.scalars(select(Account.email))) - {"first@client.test"}
+        return set(conn.scalars(select(Account.email))) - (set() if everyone else {"first@client.test"})
+
+
+class SlowUnit:
+    """Adds first@client.test, then holds its transaction open until let go."""
+
+    def __init__(self):
+        self.started, self.let_go = threading.Event(), threading.Event()
+
+    def __call__(self, session):
+        session.add(Account(email="first@client.test", name="First", role=Role.CLIENT))
+        session.flush()
+        self.started.set()
+        self.let_go.wait(15)
+        return "first"
 
 
 def _run_behind_a_slow_first_unit(commits: GroupCommit, units: list) -> dict[int, object]:
     """The first unit holds its commit until every other unit waits, so that those share the next one."""
     results: dict[int, object] = {}
-    started, let_go = threading.Event(), threading.Event()
-
-    def first(session):
-        session.add(Account(email="first@client.test", name="First", role=Role.CLIENT))
-        session.flush()
-        started.set()
-        let_go.wait(15)
-        return "first"
+    first = SlowUnit()
 
     def call(n: int, work) -> None:
         try:
@@ -78,12 +86,12 @@ def _run_behind_a_slow_first_unit(commits: GroupCommit, units: list) -> dict[int
 
     leader = threading.Thread(target=call, args=(-1, first))
     leader.start()
-    assert started.wait(15)
+    assert first.started.wait(15)
     others = [threading.Thread(target=call, args=(n, work)) for n, work in enumerate(units)]
     for thread in others:
         thread.start()
     wait_until(lambda: commits.queued == len(units), what="every unit to wait for the commit")
-    let_go.set()
+    first.let_go.set()
     for thread in [leader, *others]:
         thread.join(30)
     return results
@@ -146,21 +154,13 @@ def test_on_postgresql_a_second_batch_commits_while_the_first_is_under_way(db_ur
         pytest.skip("SQLite has one writer: one batch at a time")
     engine, sessions = storage
     commits = GroupCommit(sessions, slots=2)
-    started, let_go = threading.Event(), threading.Event()
+    slow = SlowUnit()
     first_result: list[str] = []
-
-    def slow(session):
-        session.add(Account(email="slow@client.test", name="Slow", role=Role.CLIENT))
-        session.flush()
-        started.set()
-        let_go.wait(15)
-        return "slow"
-
     leader = threading.Thread(target=lambda: first_result.append(commits.run(slow)))
     leader.start()
-    assert started.wait(15)
+    assert slow.started.wait(15)
     assert commits.run(_add_account(1)) == 1  # would wait for let_go with one slot
     assert _stored(engine) == {"person1@client.test"}
-    let_go.set()
+    slow.let_go.set()
     leader.join(30)
-    assert first_result == ["slow"] and _stored(engine) == {"person1@client.test", "slow@client.test"}
+    assert first_result == ["first"] and _stored(engine, everyone=True) == {"person1@client.test", "first@client.test"}
