@@ -23,7 +23,8 @@ from gateway.pipeline import Intake
 from gateway.render import Renderer
 from gateway.smtp import GatewayHandler, smtp_factory
 from parsers.addresses import AddressBook, LinkSigner
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker, writers
+from storage.group_commit import GroupCommit
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Gateway:
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
         self.mailer = Mailer(settings, self.addresses, clock)
         self.deliverability = Deliverability(self.mailer, settings)
-        self.intake = Intake(self.sessions, self.mailer, self.deliverability, settings, clock)
+        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.mailer, self.deliverability, settings, clock)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
                                locking=self.engine.dialect.name == "postgresql")

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.accounts import find_account, name_from_address
 from gateway.fanout import staff_on
@@ -90,9 +90,9 @@ class Decision:
 
 
 class Intake:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, deliverability: Deliverability,
+    def __init__(self, commits: GroupCommit, mailer: Mailer, deliverability: Deliverability,
                  settings: Settings, clock: Callable[[], datetime]):
-        self.sessions = sessions
+        self.commits = commits
         self.mailer = mailer
         self.deliverability = deliverability
         self.addresses = mailer.addresses
@@ -100,7 +100,6 @@ class Intake:
         self.clock = clock
         self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
         self.breaker = LoopBreaker(settings)
-        self.commits = GroupCommit(sessions, slots=1 if sessions.kw["bind"].dialect.name == "sqlite" else 4)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""

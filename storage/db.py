@@ -70,6 +70,11 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     event.listen(engine, "rollback", end)
 
 
+def writers(engine: Engine) -> int:
+    """How many write transactions are worth running side by side: SQLite has one writer."""
+    return 1 if engine.dialect.name == "sqlite" else 4
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
