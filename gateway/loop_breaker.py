@@ -1,12 +1,19 @@
 """The loop breaker: too many posts from one sender, or to one ticket, in a short window are held.
 
-Every post, new ticket and held message leaves a LoopEvent. A check reads at most limit + 1 of the
-sender's (or ticket's) events through an index, however busy the window was; events older than the
-window are pruned by the expiry job.
+Every post and new ticket leaves a LoopEvent; so does every message the breaker holds, marked held.
+Held events never count toward a limit (a hold must not extend itself): they only tell whether
+staff were already told of this hold. A sender is counted apart by how they proved who they are:
+`proven` is mail to a reply or invite address of their own, which only they hold; mail to the
+support address proves nothing (anyone can write a From), so forgeries in a customer's name can
+hold only more unproven mail, never the customer's replies.
+
+A check reads at most limit + 1 events through an index, however busy the window was; events older
+than the window are pruned by the expiry job.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select
@@ -17,42 +24,54 @@ from gateway.errors import Held
 from storage.models import LoopEvent
 
 
+@dataclass(frozen=True)
+class Event:
+    ticket_id: int | None
+    proven: bool
+    held: bool
+
+
 class LoopBreaker:
     def __init__(self, settings: Settings):
         self.window = settings.loop_window
         self.sender_limit = settings.loop_sender_limit
         self.ticket_limit = settings.loop_ticket_limit
         # built once: it runs for every post, and building a statement costs more than running it here
-        self._recent = select(_recent(LoopEvent.sender, self.sender_limit),
-                              _recent(LoopEvent.ticket_id, self.ticket_limit, "ticket_id"))
+        by_sender = (LoopEvent.sender == bindparam("sender"), LoopEvent.proven == bindparam("proven"))
+        by_ticket = (LoopEvent.ticket_id == bindparam("ticket_id"),)
+        self._recent = select(_count(by_sender, held=False, limit=self.sender_limit + 1),
+                              _count(by_ticket, held=False, limit=self.ticket_limit + 1))
+        self._told = select(_count(by_sender, held=True, limit=1), _count(by_ticket, held=True, limit=1))
 
-    def check(self, session: Session, sender: str, ticket_id: int | None, now: datetime) -> None:
+    def check(self, session: Session, sender: str, proven: bool, ticket_id: int | None, now: datetime) -> None:
         """Raises Held when the sender, or the ticket, is at its limit (one statement for both)."""
-        since = now - timedelta(seconds=self.window)
-        by_sender, by_ticket = session.execute(self._recent, {"sender": sender, "ticket_id": ticket_id,
-                                                              "since": since}).one()
-        limits = [(by_sender or 0, self.sender_limit, f"from {sender}")]
+        values = {"sender": sender, "proven": proven, "ticket_id": ticket_id,
+                  "since": now - timedelta(seconds=self.window)}
+        by_sender, by_ticket = session.execute(self._recent, values).one()
+        limits = [(by_sender, self.sender_limit, f"from {sender}", 0)]
         if ticket_id is not None:
-            limits.append((by_ticket or 0, self.ticket_limit, f"to ticket #{ticket_id}"))
-        for seen, limit, what in limits:
+            limits.append((by_ticket, self.ticket_limit, f"to ticket #{ticket_id}", 1))
+        for seen, limit, what, told_column in limits:
             if seen >= limit:
+                told = session.execute(self._told, values).one()[told_column]
                 raise Held(f"held by the loop breaker: {seen if seen == limit else f'over {limit}'} messages {what} "
                            f"in the last {self.window // 60} minutes (limit {limit}); kept for staff to look at",
-                           first=seen == limit)
+                           first=not told)
 
     @staticmethod
-    def count(session: Session, sender: str | None, ticket_ids: list[int | None], now: datetime) -> None:
-        """One event per post, new ticket or held message that `sender` caused."""
-        if sender is not None and ticket_ids:
-            session.execute(insert(LoopEvent.__table__), [{"sender": sender, "ticket_id": t, "at": now}
-                                                           for t in ticket_ids])
+    def count(session: Session, sender: str | None, events: list[Event], now: datetime) -> None:
+        """One row per post, new ticket or held message that `sender` caused."""
+        if sender is not None and events:
+            session.execute(insert(LoopEvent.__table__),
+                            [{"sender": sender, "ticket_id": e.ticket_id, "proven": e.proven, "held": e.held,
+                              "at": now} for e in events])
 
     def prune(self, session: Session, now: datetime) -> int:
         return session.execute(delete(LoopEvent).where(LoopEvent.at < now - timedelta(seconds=self.window))).rowcount
 
 
-def _recent(column, limit: int, whose: str = "sender"):
-    """How many events of one sender or ticket since a time, counting no further than limit + 1."""
-    recent = (select(LoopEvent.id).where(column == bindparam(whose), LoopEvent.at >= bindparam("since"))
-              .limit(limit + 1).subquery())
+def _count(match, held: bool, limit: int):
+    """How many events matching `match` (held or not) since a time, counting no further than limit."""
+    recent = (select(LoopEvent.id).where(*match, LoopEvent.held == held, LoopEvent.at >= bindparam("since"))
+              .limit(limit).subquery())
     return select(func.count()).select_from(recent).scalar_subquery()

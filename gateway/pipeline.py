@@ -26,7 +26,7 @@ from gateway.config import Settings
 from gateway.deliverability import Deliverability
 from gateway.delegates import invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
-from gateway.loop_breaker import LoopBreaker
+from gateway.loop_breaker import Event, LoopBreaker
 from gateway.mailer import InviteResult, Mailer
 from gateway.notices import RefusalNotices
 from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
 _ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
-_COUNTED_BY_BREAKER = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.HELD)
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -87,6 +86,7 @@ class Decision:
     reason: str
     ticket_id: int | None = None
     refusal: Refused | None = None
+    loop_event: Event | None = None  # what the loop breaker counts of it
 
 
 class Intake:
@@ -151,8 +151,7 @@ class Intake:
                                  "ticket_id": decision.ticket_id, "dedupe_key": kept.by_message_id,
                                  "content_key": kept.by_content})
             session.execute(insert(InboundOutcome.__table__), outcomes)
-            self.breaker.count(session, inbound.sender,
-                               [d.ticket_id for d in decisions if d.outcome in _COUNTED_BY_BREAKER], now)
+            self.breaker.count(session, inbound.sender, [d.loop_event for d in decisions if d.loop_event], now)
             return decisions
         return self.commits.run(record)
 
@@ -229,7 +228,8 @@ class Intake:
                 decisions.append(self._refused(recipient, refusal, getattr(route, "ticket", None)))
             except Held as held:
                 ticket_id = getattr(route, "ticket", None)
-                decisions.append(Decision(recipient, Outcome.HELD, str(held), ticket_id))
+                decisions.append(Decision(recipient, Outcome.HELD, str(held), ticket_id,
+                                          loop_event=Event(ticket_id, _proven(route), held=True)))
                 if held.first:
                     self._tell_staff(session, ticket_id, mail, str(held))
         if delivery.channel == "imap":  # no SMTP reply can tell the sender: every refusal gets a notice
@@ -342,9 +342,10 @@ class Intake:
         if ticket is None or account is None:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
-        self.breaker.check(session, account.email, ticket.id, now)
+        self.breaker.check(session, account.email, _proven(route), ticket.id, now)
         post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail, content), now)
-        return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id)
+        return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id,
+                        loop_event=Event(ticket.id, _proven(route), held=False))
 
     def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content,
                     recipient: str,
@@ -361,12 +362,13 @@ class Intake:
         if account.role.is_staff:
             raise Refused(Reason.STAFF_TO_SUPPORT,
                           "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
-        self.breaker.check(session, sender, None, now)
+        self.breaker.check(session, sender, False, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(inbound, mail, content))
         self.mailer.acknowledgement(session, ticket, post)
-        return Decision(recipient, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id)
+        return Decision(recipient, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id,
+                        loop_event=Event(ticket.id, proven=False, held=False))
 
     def _forward_invite(self, session: Session, mail: ParsedMail, recipient: str, route: InviteRoute,
                         now: datetime) -> Decision:
@@ -420,3 +422,8 @@ class Intake:
         account = find_account(session, mail.from_addresses[0])
         if account is not None:
             self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.reason) for d in refused])
+
+
+def _proven(route) -> bool:
+    """Mail to a reply or invite address proves who sent it (only they hold it); the support address does not."""
+    return isinstance(route, (ReplyRoute, InviteRoute))

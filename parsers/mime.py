@@ -116,6 +116,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         raise MalformedMessage("the message is empty")
     if _header_section_size(raw) > MAX_HEADER_BYTES:
         raise MalformedMessage(f"the headers are larger than {MAX_HEADER_BYTES} bytes")
+    raw = _obsolete_field_names(raw)
     text = raw.decode("latin-1")  # one character per byte: flanker guesses nothing
     try:
         root = _flanker_mime.from_string(text)
@@ -142,6 +143,19 @@ def body_bytes(raw: bytes) -> bytes:
     """What follows the header block, with line endings made alike (empty when there is no body)."""
     match = _HEADER_END.search(raw)
     return raw[match.end():].replace(b"\r\n", b"\n").rstrip() if match else b""
+
+
+# RFC 5322's obsolete syntax allows white space between a field's name and its colon ("From : x"):
+# such a field is that field, not a line to drop. Read it so, or a second "From :" would hide.
+_SPACED_FIELD_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.M)
+
+
+def _obsolete_field_names(raw: bytes) -> bytes:
+    end = _header_section_size(raw)
+    header = raw[:end]
+    if not _SPACED_FIELD_NAME.search(header):
+        return raw
+    return _SPACED_FIELD_NAME.sub(rb"\1:", header) + raw[end:]
 
 
 def _header_section_size(raw: bytes) -> int:

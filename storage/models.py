@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -298,16 +299,19 @@ class OutboxMessage(Base):
 
 
 class LoopEvent(Base):
-    """A post, new ticket or held message, for the loop breaker: counted per sender and per ticket
-    over a short window, read through an index, and pruned once older than the window."""
+    """A post, new ticket or held message, for the loop breaker: counted per sender (apart by whether
+    the sender proved who they are) and per ticket over a short window, read through an index, and
+    pruned once older than the window. Held events count toward nothing (gateway.loop_breaker)."""
 
     __tablename__ = "loop_events"
-    __table_args__ = (Index("ix_loop_events_sender_at", "sender", "at"),
-                      Index("ix_loop_events_ticket_at", "ticket_id", "at"))
+    __table_args__ = (Index("ix_loop_events_sender", "sender", "proven", "held", "at"),
+                      Index("ix_loop_events_ticket", "ticket_id", "held", "at"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     sender: Mapped[str] = mapped_column(String(320))
     ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    proven: Mapped[bool] = mapped_column(Boolean, default=False)  # by a reply or invite address of their own
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

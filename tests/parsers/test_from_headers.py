@@ -88,3 +88,25 @@ def test_the_lenient_reader_reads_the_same_when_the_strict_scanner_refuses_the_m
     mail = parse_message(raw)
     assert mail.from_addresses == ("bernd@example.com",)
     assert "Hello there" in (mail.text or "")
+
+
+@pytest.mark.parametrize("fields, addresses", [
+    # RFC 5322 obs-fields: white space before the colon is still that field
+    (b"From : olivia@client.test\r\n", ("olivia@client.test",)),
+    (b"From\t: olivia@client.test\r\n", ("olivia@client.test",)),
+    # a second, obsolete-syntax From beside a normal one is a second From, not a line to ignore
+    (b"From: olivia@client.test\r\nFrom : mallory@evil.test\r\n", ("olivia@client.test", "mallory@evil.test")),
+    (b"From : mallory@evil.test\r\nFrom: olivia@client.test\r\n", ("mallory@evil.test", "olivia@client.test")),
+])
+def test_a_from_field_written_with_space_before_its_colon_counts(fields, addresses):
+    raw = fields + b"To: support@store.test\r\nSubject: Hello\r\nMessage-ID: <obs@client.test>\r\n\r\nHello\r\n"
+    assert parse_message(raw).from_addresses == addresses
+
+
+def test_a_spaced_colon_in_a_continuation_line_or_the_body_is_left_alone():
+    raw = (b"From: olivia@client.test\r\nSubject: one\r\n two : three\r\nTo: support@store.test\r\n\r\n"
+           b"From : this line is body text\r\n")
+    mail = parse_message(raw)
+    assert mail.from_addresses == ("olivia@client.test",)
+    assert mail.subject == "one two : three"
+    assert "From : this line is body text" in mail.text
