@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from gateway.access import access_of
 from gateway.accounts import find_account, name_from_address
 from gateway.fanout import staff_on
 from gateway.config import Settings
@@ -129,7 +130,9 @@ class Intake:
             mail, malformed = None, exc
         # what needs no database is done before the transaction: on SQLite it holds the one write lock
         kind = classify(mail, delivery.sender) if mail is not None else None
-        content = reply_content(mail) if kind is not None and kind.kind == Kind.POST else None
+        # what the message's structure alone says: it decides for the people the gateway knows
+        declared = classify(mail, delivery.sender, wording=False) if kind and kind.kind != Kind.POST else kind
+        content = reply_content(mail) if declared is not None and declared.kind == Kind.POST else None
         body = hashlib.sha256(body_bytes(raw)).hexdigest() if mail is not None else None
         now = self.clock()
 
@@ -141,7 +144,7 @@ class Intake:
                 decisions = [self._refused(r, refusal) for r in delivery.recipients]
             else:
                 keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
-                decisions = self._decide(session, inbound, keys, mail, kind, content, delivery, now)
+                decisions = self._decide(session, inbound, keys, mail, kind, declared, content, delivery, now)
             session.flush()  # what the decisions made goes first: the outcomes point at it
             outcomes = []
             for decision in decisions:
@@ -200,11 +203,19 @@ class Intake:
     # --- deciding ----------------------------------------------------------------------
 
     def _decide(self, session: Session, inbound: InboundMessage, keys: dict[str, DedupeKeys], mail: ParsedMail,
-                kind: Classification, content: Content | None, delivery: Delivery,
+                kind: Classification, declared: Classification, content: Content | None, delivery: Delivery,
                 now: datetime) -> list[Decision]:
         routes = {r: self.addresses.route(r) for r in delivery.recipients}
-        if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or any(
-                isinstance(route, BounceRoute) for route in routes.values()):
+        to_bounce_address = any(isinstance(route, BounceRoute) for route in routes.values())
+        if kind.kind != Kind.POST and not to_bounce_address:
+            person = self._person_with_access(session, mail, routes, now)
+            if person is not None:  # their words and name never make their mail automatic
+                kind = declared
+                if kind.kind == Kind.AUTO_REPLY and not self._own_mail(mail):
+                    return [Decision(r, Outcome.HELD, f"held: automatic mail ({kind.reason}) from {person}, who has "
+                                     "access; not posted, kept for staff to look at", getattr(routes[r], "ticket", None))
+                            for r in delivery.recipients]
+        if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or to_bounce_address:
             return [self._bounce(session, inbound, r, routes[r], kind, now) for r in delivery.recipients]
         loop = self._own_mail(mail)
         if loop:
@@ -253,6 +264,28 @@ class Intake:
             return "mail loop: sent from one of the gateway's own addresses; not posted"
         if self.addresses.is_our_message_id(mail.message_id):
             return "mail loop: a message the gateway sent came back; not posted"
+        return None
+
+    def _person_with_access(self, session: Session, mail: ParsedMail, routes: dict, now: datetime) -> str | None:
+        """The From address, when it is an account that may post where the message went: the owner
+        of the reply address with access to its ticket, the staff member of the invite address, or
+        a client writing to the support address."""
+        if len(mail.from_addresses) != 1:
+            return None
+        sender = mail.from_addresses[0]
+        for route in routes.values():
+            if isinstance(route, (ReplyRoute, InviteRoute)):
+                account = session.get(Account, route.account)
+                ticket = session.get(Ticket, route.ticket)
+                if account is None or ticket is None or account.email != sender:
+                    continue
+                if access_of(session, ticket, account, now).allowed and (
+                        isinstance(route, ReplyRoute) or account.role.is_staff):
+                    return sender
+            elif isinstance(route, SupportRoute):
+                account = find_account(session, sender)
+                if account is not None and not account.role.is_staff:
+                    return sender
         return None
 
     def _tell_staff(self, session: Session, ticket_id: int | None, mail: ParsedMail, reason: str) -> None:

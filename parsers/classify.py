@@ -15,6 +15,14 @@ The rules run in order and the first that matches decides:
    the subject prefixes that responders write, the null sender, no-reply senders.
 4. Everything else is a post.
 
+Signals are of two sorts. The form of a message declares it machine mail: report MIME types,
+RFC 3834 and vendor auto-reply headers, a null or mail-daemon envelope sender, and the fixed
+templates of mail systems and responders (a report's opening lines, an "Automatic reply:" or
+"Out of Office AutoReply:" subject). Words and names only suggest it: failure wording, a From such
+as "System Administrator" or "pat.smtp@", an "Out of office:" subject a person may write too,
+mailing-list headers a corporate system adds. classify(wording=False) reads the form alone, for
+mail from a person the gateway knows (gateway.pipeline): their words never make it automatic.
+
 X-Auto-Response-Suppress is deliberately not a signal: it asks the receiver not to answer
 this message automatically, and Outlook/Exchange put it on ordinary mail written by people
 as well as on their own out-of-office replies (which carry Auto-Submitted anyway).
@@ -53,16 +61,17 @@ class Classification:
     status: str | None = None
 
 
-def classify(mail: ParsedMail, envelope_sender: str | None) -> Classification:
+def classify(mail: ParsedMail, envelope_sender: str | None, *, wording: bool = True) -> Classification:
     """envelope_sender is the SMTP MAIL FROM: "" or "<>" is the null sender, None is unknown
-    (the message was read from a mailbox; its Return-Path header then stands in)."""
+    (the message was read from a mailbox; its Return-Path header then stands in). With wording
+    False, only what the message's structure declares counts (see above)."""
     sender = envelope_sender if envelope_sender is not None else mail.headers.get("Return-Path")
-    evidence = _machine_evidence(mail, sender)
+    evidence = _machine_evidence(mail, sender, wording)
     return (
         _feedback_report(mail)
         or _delivery_report(mail, evidence)
         or _bounce_text(mail, evidence)
-        or _automatic(mail, sender)
+        or _automatic(mail, sender, wording)
         or Classification(Kind.POST, "no sign of automatic mail")
     )
 
@@ -78,6 +87,8 @@ _DAEMON_LOCAL = re.compile(
 _DAEMON_FROM_TEXT = re.compile(
     r"mailer-daemon|postmaster|mail delivery (?:subsystem|system)|system administrator", re.I
 )
+# The envelope senders that mail systems themselves use (RFC 5321 postmaster, the daemons)
+_DAEMON_ENVELOPE = re.compile(r"^(?:mailer-?daemon|mail-?daemon|mdaemon|postmaster)$", re.I)
 _NO_REPLY_LOCAL = re.compile(
     r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer-?daemon|postmaster)(?:$|[-_.+])", re.I
 )
@@ -95,12 +106,28 @@ def _local_part(address: str) -> str:
     return local.lower()
 
 
-def _machine_evidence(mail: ParsedMail, sender: str | None) -> str | None:
+def _machine_evidence(mail: ParsedMail, sender: str | None, wording: bool) -> str | None:
     """Why we believe a mail system (not a person) sent this mail, or None."""
     if _is_null(sender):
         return "null envelope sender"
-    if sender and _DAEMON_LOCAL.search(_local_part(sender)):
+    if sender and (_DAEMON_LOCAL if wording else _DAEMON_ENVELOPE).search(_local_part(sender)):
         return f"envelope sender {sender.strip().strip('<>')}"
+    if mail.content_type == "multipart/report" or any(c in _REPORT_EVIDENCE for c, _ in mail.report_parts):
+        return "multipart/report"
+    if "X-Failed-Recipients" in mail.headers:
+        return "X-Failed-Recipients header"
+    if _NDR_HEADER in mail.headers:
+        return f"{_NDR_HEADER} header"
+    if any(_QMAIL_BOUNCE.search(value) for value in mail.headers.get_all("Received")):
+        return "qmail bounce Received line"
+    if not wording:  # a mail system's report template is the form of a report, not a person's words
+        opening = _report_opening(_report_text(mail))
+        return f"{opening} wording" if opening else None
+    return _evidence_in_words(mail)
+
+
+def _evidence_in_words(mail: ParsedMail) -> str | None:
+    """A machine wrote this mail, as its From or its own text suggest."""
     from_header = mail.headers.get("From")
     if from_header is None or "<>" in from_header:
         return "From has no address"
@@ -109,10 +136,6 @@ def _machine_evidence(mail: ParsedMail, sender: str | None) -> str | None:
     for address in mail.from_addresses:
         if _DAEMON_LOCAL.search(_local_part(address)):
             return f"From is {address}"
-    if mail.content_type == "multipart/report" or any(c in _REPORT_EVIDENCE for c, _ in mail.report_parts):
-        return "multipart/report"
-    if "X-Failed-Recipients" in mail.headers:
-        return "X-Failed-Recipients header"
     return _evidence_in_content(mail)
 
 
@@ -124,11 +147,7 @@ _QMAIL_BOUNCE = re.compile(r"\(qmail \d+ invoked for bounce\)", re.I)
 
 
 def _evidence_in_content(mail: ParsedMail) -> str | None:
-    """A machine wrote this mail, as the mail itself shows, whoever it says it is from."""
-    if _NDR_HEADER in mail.headers:
-        return f"{_NDR_HEADER} header"
-    if any(_QMAIL_BOUNCE.search(value) for value in mail.headers.get_all("Received")):
-        return "qmail bounce Received line"
+    """A machine wrote this mail, as the mail's own text says, whoever it says it is from."""
     body = _report_text(mail)
     opening = _report_opening(body)
     if opening:
@@ -530,7 +549,8 @@ def _add(found: list[str], addresses: Iterable[str | None]) -> None:
 
 # --- other automatic mail ----------------------------------------------------------------
 
-_PRECEDENCE_AUTOMATIC = ("bulk", "junk", "list", "auto_reply")
+_PRECEDENCE_AUTOMATIC = ("auto_reply",)
+_PRECEDENCE_NOT_PERSONAL = ("bulk", "junk", "list")  # not a person's own mail, though a person may be behind it
 
 # Headers whose presence (with any value but a negative one) marks machine-generated mail.
 _AUTOMATIC_HEADERS = (
@@ -548,14 +568,14 @@ _LIST_HEADERS = ("List-Id", "List-Unsubscribe")
 
 # Subject prefixes that responders write, by language. Each must be followed by a colon, a
 # spaced dash, a bracket or the end of the subject, so "Out of office policy question" and
-# "Auto-renewal of our licence" stay posts.
-_AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
+# "Auto-renewal of our licence" stay posts. Those that say the reply is automatic are responders'
+# templates; those that only say someone is away a person may write too ("Out of office: ...").
+_AUTOMATIC_REPLY_PREFIXES: tuple[tuple[str, str], ...] = (
     ("en", r"auto(?=\s*:)"),                         # RFC 3834 suggests "Auto: "
     ("en", r"automatic reply"),                     # Outlook / Exchange
     ("en", r"auto[- ]?reply"),
     ("en", r"auto[- ]?response"),
-    ("en", r"out of (?:the )?office(?: auto[- ]?reply)?"),  # Exchange 2003: "Out of Office AutoReply: ..."
-    ("de", r"abwesenheitsnotiz"),
+    ("en", r"out of (?:the )?office auto[- ]?reply"),  # Exchange 2003: "Out of Office AutoReply: ..."
     ("de", r"automatische antwort"),
     ("fr", r"r[ée]ponse automatique"),
     ("es", r"respuesta autom[áa]tica"),
@@ -563,38 +583,50 @@ _AUTO_SUBJECT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("nl", r"automatisch antwoord"),
     ("pt", r"resposta autom[áa]tica"),
     ("sv", r"automatiskt svar"),
-    ("sv", r"fr[åa]nvaro(?:meddelande)?"),
     ("da/no", r"automatisk svar"),
-    ("da/no", r"frav[æa]rende"),
     ("fi", r"automaattinen vastaus"),
-    ("fi", r"poissa toimistolta"),
     ("pl", r"(?:automatyczna odpowied[źz]|odpowied[źz] automatyczna)"),
     ("cs", r"automatick[áa] odpov[ěe][ďd]"),
     ("tr", r"otomatik yan[ıi]t"),
     ("hu", r"automatikus v[áa]lasz"),
     ("ru", r"автоматический ответ|автоответ"),
     ("uk", r"автоматична відповідь"),
-    ("ja", r"自動応答|自動返信|不在(?:通知|のお知らせ)"),
+    ("ja", r"自動応答|自動返信"),
     ("zh", r"自动回复|自动答复|自動回覆|自動回復"),
 )
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(?:" + "|".join(p for _, p in _AUTO_SUBJECT_PREFIXES) + r")\s*(?:[:：(\[]|[-–]\s|$)", re.I
+_ABSENCE_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("en", r"out of (?:the )?office"),
+    ("de", r"abwesenheitsnotiz"),
+    ("sv", r"fr[åa]nvaro(?:meddelande)?"),
+    ("da/no", r"frav[æa]rende"),
+    ("fi", r"poissa toimistolta"),
+    ("ja", r"不在(?:通知|のお知らせ)"),
 )
+
+
+def _subject_prefix(prefixes: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    return re.compile(r"^\s*(?:" + "|".join(p for _, p in prefixes) + r")\s*(?:[:：(\[]|[-–]\s|$)", re.I)
+
+
+_AUTOMATIC_REPLY_SUBJECT = _subject_prefix(_AUTOMATIC_REPLY_PREFIXES)
+_AUTO_SUBJECT = _subject_prefix(_AUTOMATIC_REPLY_PREFIXES + _ABSENCE_PREFIXES)
 # Lotus Notes names the absent person instead: "Jane Doe/Sales/ACME is out of the office." (the
 # whole subject, with no "Re:" or other prefix before it)
 _NOTES_ABSENCE_SUBJECT = re.compile(r"^[^:]{1,120} is out of the office\.?\s*$", re.I)
 
 
-def _automatic(mail: ParsedMail, sender: str | None) -> Classification | None:
+def _automatic(mail: ParsedMail, sender: str | None, wording: bool) -> Classification | None:
     reason = (
         _auto_submitted(mail)
-        or _precedence(mail)
+        or _precedence(mail, _PRECEDENCE_AUTOMATIC)
         or _vendor_header(mail)
-        or _list_header(mail)
         or _report_kind(mail)
-        or _auto_subject(mail)
-        or _automatic_sender(mail, sender)
+        or ("null envelope sender" if _is_null(sender) else None)
+        or _auto_subject(mail, _AUTOMATIC_REPLY_SUBJECT)
     )
+    if reason is None and wording:
+        reason = (_precedence(mail, _PRECEDENCE_NOT_PERSONAL) or _list_header(mail)
+                  or _auto_subject(mail, _AUTO_SUBJECT) or _no_reply_sender(mail, sender))
     return Classification(Kind.AUTO_REPLY, reason) if reason else None
 
 
@@ -606,10 +638,10 @@ def _auto_submitted(mail: ParsedMail) -> str | None:
     return None if keyword == "no" else f"Auto-Submitted: {value.strip()}"
 
 
-def _precedence(mail: ParsedMail) -> str | None:
+def _precedence(mail: ParsedMail, values: tuple[str, ...]) -> str | None:
     for name in ("Precedence", "X-Precedence"):
         value = (mail.headers.get(name) or "").strip().lower().replace("-", "_")
-        if value in _PRECEDENCE_AUTOMATIC:
+        if value in values:
             return f"{name}: {value}"
     return None
 
@@ -637,16 +669,16 @@ def _report_kind(mail: ParsedMail) -> str | None:
     return f"report ({machine_parts[0]})" if machine_parts else None
 
 
-def _auto_subject(mail: ParsedMail) -> str | None:
-    match = _AUTO_SUBJECT.match(mail.subject)
+def _auto_subject(mail: ParsedMail, prefixes: re.Pattern[str]) -> str | None:
+    match = prefixes.match(mail.subject)
     if match:
         return f"subject starts with {match.group(0).strip()!r}"
-    return "subject names who is out of the office" if _NOTES_ABSENCE_SUBJECT.match(mail.subject) else None
+    if prefixes is _AUTO_SUBJECT and _NOTES_ABSENCE_SUBJECT.match(mail.subject):
+        return "subject names who is out of the office"
+    return None
 
 
-def _automatic_sender(mail: ParsedMail, sender: str | None) -> str | None:
-    if _is_null(sender):
-        return "null envelope sender"
+def _no_reply_sender(mail: ParsedMail, sender: str | None) -> str | None:
     candidates = [*mail.from_addresses, *([sender.strip().strip("<>")] if sender else [])]
     for address in candidates:
         if _NO_REPLY_LOCAL.search(_local_part(address)):
