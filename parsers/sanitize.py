@@ -125,6 +125,8 @@ def _attribute(tag: str, name: str, value: str, keep_inline_images: bool) -> str
         return None
     if name == "style":
         return _style(value)
+    if name == "color":
+        return value if _visible_colour(value.strip().casefold()) else None
     return value
 
 

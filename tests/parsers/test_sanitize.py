@@ -191,6 +191,11 @@ def test_no_style_hides_or_moves_text(name: str) -> None:
     assert [token[1] for token in _elements(cleaned).tokens if token[0] == "data"] == text  # the text stays
 
 
+def test_a_font_colour_is_never_transparent() -> None:
+    assert sanitize_html('<font color="transparent">x</font><font color="#1f497d">y</font>') == \
+        '<font>x</font><font color="#1f497d">y</font>'
+
+
 @pytest.mark.parametrize("tags", ["small", "sub", "sup", "h5", "h6", "bdo"])
 def test_tags_that_shrink_or_reverse_their_text_keep_only_the_text(tags: str) -> None:
     nested = f'<{tags} dir="rtl">' * 20 + "fine print" + f"</{tags}>" * 20
