@@ -21,6 +21,7 @@ from gateway.config import ConfigError, Settings, load_settings
 from gateway.api_tokens import create_token, list_tokens, revoke_token
 from gateway.delegates import delegates_of, invite, revoke
 from gateway.errors import Refused
+from gateway.terminal import shown, shown_json
 from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
 from gateway.views import delegate_view, ticket_view, when
 from storage.db import transaction, upgrade
@@ -30,25 +31,27 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
 class Output:
-    """Prints either JSON or the given plain lines."""
+    """Prints either JSON or the given plain lines, never a control character from mail raw
+    (gateway.terminal); the plain lines show each one-line field from mail through shown()."""
 
     def __init__(self, as_json: bool):
         self.as_json = as_json
 
     def show(self, data, plain: Callable[[], str]) -> None:
         if self.as_json:
-            print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+            print(shown_json(json.dumps(data, indent=2, default=str, ensure_ascii=False)))
         else:
             text = plain()
             if text:
-                print(text)
+                print(shown(text, lines=True))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     if not rows:
         return "(none)"
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    cells = [[shown(c) for c in r] for r in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
 
 
@@ -57,7 +60,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 def account_add(gw: Gateway, session: Session, args, out: Output) -> None:
     account = add_account(session, args.email, args.name, Role(args.role))
     out.show({"email": account.email, "name": account.name, "role": account.role.value},
-             lambda: f"added {account.role.value} {account.name} <{account.email}>")
+             lambda: f"added {account.role.value} {shown(account.name)} <{shown(account.email)}>")
 
 
 def account_list(gw: Gateway, session: Session, args, out: Output) -> None:
@@ -82,13 +85,14 @@ def account_show(gw: Gateway, session: Session, args, out: Output) -> None:
     }
 
     def plain() -> str:
-        lines = [f"{account.name} <{account.email}>", f"role: {account.role.value}", f"delivery: {state.label}"]
+        lines = [f"{shown(account.name)} <{shown(account.email)}>", f"role: {account.role.value}",
+                 f"delivery: {state.label}"]
         if state.stopped_at:
-            lines.append(f"  stopped {when(state.stopped_at)}: {state.reason}")
+            lines.append(f"  stopped {when(state.stopped_at)}: {shown(state.reason)}")
         if state.bounces:
             lines.append("recent bounces:")
             lines += [f"  {when(b.at)}  {b.severity.value}  {b.status or '-'}  "
-                      f"{f'#{b.ticket_id}' if b.ticket_id else '-'}  {b.reason}" for b in state.bounces]
+                      f"{f'#{b.ticket_id}' if b.ticket_id else '-'}  {shown(b.reason)}" for b in state.bounces]
         return "\n".join(lines)
 
     out.show(data, plain)
@@ -97,13 +101,13 @@ def account_show(gw: Gateway, session: Session, args, out: Output) -> None:
 def account_resume(gw: Gateway, session: Session, args, out: Output) -> None:
     account = get_account(session, args.email)
     gw.deliverability.resume(session, account, get_account(session, args.by), gw.clock())
-    out.show({"email": account.email, "delivery": "ok"}, lambda: f"delivery to {account.email} resumed")
+    out.show({"email": account.email, "delivery": "ok"}, lambda: f"delivery to {shown(account.email)} resumed")
 
 
 def token_create(gw: Gateway, session: Session, args, out: Output) -> None:
     row, token = create_token(session, get_account(session, args.for_), args.label)
     out.show({"id": row.id, "account": row.account.email, "label": row.label, "token": token},
-             lambda: f"{token}\n(API token {row.id} for {row.account.email}: shown only now; "
+             lambda: f"{token}\n(API token {row.id} for {shown(row.account.email)}: shown only now; "
                      f"send it as 'Authorization: Bearer <token>')")
 
 
@@ -142,13 +146,15 @@ def ticket_show(gw: Gateway, session: Session, args, out: Output) -> None:
     data = ticket_view(session, ticket, gw.clock())
 
     def plain() -> str:
-        lines = [f"#{ticket.id} {ticket.subject}", f"status: {ticket.status.value}",
-                 f"owner: {ticket.owner.name} <{ticket.owner.email}>", "delegates:"]
-        lines += [f"  {d['name']} <{d['email']}>: {d['status']}" for d in data["delegates"]] or ["  (none)"]
+        lines = [f"#{ticket.id} {shown(ticket.subject)}", f"status: {ticket.status.value}",
+                 f"owner: {shown(ticket.owner.name)} <{shown(ticket.owner.email)}>", "delegates:"]
+        lines += [f"  {shown(d['name'])} <{shown(d['email'])}>: {d['status']}" for d in data["delegates"]] \
+            or ["  (none)"]
         lines.append("posts:")
         for p in posts_of(session, ticket):
-            lines.append(f"  --- {p.author.name} <{p.author.email}>, {when(p.created_at)} ({p.source.value})")
-            lines += [f"  {line}" for line in p.body.splitlines()]
+            lines.append(f"  --- {shown(p.author.name)} <{shown(p.author.email)}>, {when(p.created_at)} "
+                         f"({p.source.value})")
+            lines += [f"  {line}" for line in p.body.split("\n")]  # Output.show escapes what is in them
         return "\n".join(lines)
 
     out.show(data, plain)
@@ -161,7 +167,7 @@ def ticket_addresses(gw: Gateway, session: Session, args, out: Output) -> None:
     data = {"ticket": ticket.id, "email": account.email,
             "reply_address": gw.addresses.reply_address(ticket.id, account.id),
             "invite_address": gw.addresses.invite_address(ticket.id, account.id) if account.role.is_staff else None}
-    out.show(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items() if k.endswith("address") and v))
+    out.show(data, lambda: "\n".join(f"{k}: {shown(v)}" for k, v in data.items() if k.endswith("address") and v))
 
 
 def ticket_close(gw: Gateway, session: Session, args, out: Output) -> None:
@@ -176,7 +182,7 @@ def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
                       ttl_seconds=gw.settings.invite_ttl, create_accounts=gw.settings.create_invitee_accounts)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
               "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
-             lambda: f"invited {delegate.account.name} <{delegate.account.email}> to #{ticket.id}; "
+             lambda: f"invited {shown(delegate.account.name)} <{shown(delegate.account.email)}> to #{ticket.id}; "
                      f"the accept link expires {when(delegate.expires_at)}")
 
 
@@ -192,7 +198,7 @@ def delegate_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
     delegate = revoke(session, ticket, args.email, get_account(session, args.by), gw.clock())
     out.show({"ticket": ticket.id, "email": delegate.account.email, "status": delegate.status.value},
-             lambda: f"revoked {delegate.account.email} on #{ticket.id}")
+             lambda: f"revoked {shown(delegate.account.email)} on #{ticket.id}")
 
 
 def post(gw: Gateway, session: Session, args, out: Output) -> None:
@@ -328,7 +334,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
             gateway.engine.dispose()
         return EXIT_OK
     except Refused as refusal:
-        print(f"error: {refusal.text}", file=sys.stderr)
+        print(f"error: {shown(refusal.text, lines=True)}", file=sys.stderr)
         return EXIT_REFUSED
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
         detail = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else type(exc).__name__

@@ -2,6 +2,10 @@
 forwarded, without the forward's header block; or, when they wrote nothing, the files and
 pictures they added, which the text then names.
 
+A post has one content. Where the HTML part is kept as the post's HTML, the post's text is the
+text of that kept, sanitized HTML, not the text part: a text part that says something else is
+never shown, so staff and recipients read the same words.
+
 Added files are every attachment except the images that only the cut-off history or
 signature shows (a logo in a quoted signature), unnamed text parts (more of the body), and the
 parts that clients attach to any message of theirs (S/MIME and PGP signatures and keys,
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 from parsers.filenames import safe_filename
 from parsers.forwards import forwarded_message
+from parsers.html import html_to_text
 from parsers.mime import Attachment, ParsedMail
 from parsers.quotes import extract_reply
 from parsers.sanitize import inline_image_ids
@@ -44,11 +49,12 @@ def reply_content(mail: ParsedMail) -> Content:
     forwarded = forwarded_message(mail)
     if forwarded:
         return Content("\n\n".join(part for part in (reply.text, forwarded) if part), None, reply.trimmed)
-    if not _PLACEHOLDER.sub("", reply.text).strip():
+    text = html_to_text(reply.html, for_reply=True).text if reply.html else reply.text
+    if not _PLACEHOLDER.sub("", text).strip():
         added = added_attachments(mail, inline_image_ids(reply.html or ""))
         if added:
             return Content(attachment_line(added), reply.html or None, reply.trimmed)
-    return Content(reply.text, reply.html or None, reply.trimmed)
+    return Content(text, reply.html or None, reply.trimmed)
 
 
 def added_attachments(mail: ParsedMail, shown_inline: set[str]) -> list[Attachment]:

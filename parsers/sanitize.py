@@ -4,14 +4,21 @@ sanitize_html keeps what an email body needs to read as the writer wrote it and 
 that can act:
 
 - Tags: text structure and formatting (paragraphs, line breaks, lists, tables, quotes,
-  headings, pre/code, bold/italic/underline, font and span), links and images; nothing
-  else. script, style, template, iframe, object, embed, svg, math, noscript and title are
+  headings h1-h4, pre/code, bold/italic/underline, font and span), links and images;
+  nothing else. Tags that shrink their text relative to the enclosing one (small, sub,
+  sup, h5, h6), and nest to make it vanish, and bdo, which shows letters in reverse, keep
+  only their text. script, style, template, iframe, object, embed, svg, math, noscript and title are
   removed with their content; forms, inputs, buttons, frames, meta/link/base and unknown
   tags are removed and their text kept. Comments are removed.
 - Attributes: a short list per tag (href, src, alt, sizes, table layout, dir/lang/title,
-  font colour/face/size) and style, filtered to a list of typographic properties with
-  plain values (no url(), expression(), escapes or comments). No event handlers, no id
-  or class, no target.
+  font colour/face/size) and style, filtered to the declarations that change how text
+  looks and never where it is or whether it shows: colours (not transparent, at least
+  half opaque), font family, style, weight, variant and a readable size (relative sizes
+  only grow), text alignment, decoration and case, white-space, list style and table
+  borders' collapse, each with plain values. No margin, padding, position, size, display,
+  visibility, opacity, transform, clip or overflow: nothing can hide text or move it over
+  the page around it (the author line above a post). No event handlers, no id or class,
+  no target.
 - Links: http, https, mailto and tel only, absolute; every link gets
   rel="noopener noreferrer".
 - Images: no remote image is loaded when the post is shown. An <img> keeps its src only
@@ -32,8 +39,8 @@ from urllib.parse import unquote
 import nh3
 
 ALLOWED_TAGS = frozenset(
-    "a abbr b bdi bdo big blockquote br caption center cite code col colgroup dd del dfn div dl dt em "
-    "font h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark ol p pre q s samp small span strike strong sub sup "
+    "a abbr b bdi big blockquote br caption center cite code col colgroup dd del dfn div dl dt em "
+    "font h1 h2 h3 h4 hr i img ins kbd li mark ol p pre q s samp span strike strong "
     "table tbody td tfoot th thead tr tt u ul var".split()
 )
 REMOVED_WITH_CONTENT = frozenset("script style template iframe object embed svg math noscript title".split())
@@ -54,15 +61,27 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "div": {"align"},
 }
 LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:")
-STYLE_PROPERTIES = frozenset(
-    "color background-color font-family font-size font-style font-weight font-variant text-align "
-    "text-decoration text-indent text-transform line-height letter-spacing white-space vertical-align "
-    "direction list-style-type margin margin-top margin-right margin-bottom margin-left padding "
-    "padding-top padding-right padding-bottom padding-left border border-top border-right border-bottom "
-    "border-left border-color border-style border-width border-collapse width height".split()
-)
-_COLOUR_FUNCTION = re.compile(r"rgba?\([\d\s.,%]*\)", re.IGNORECASE)
-_PLAIN_VALUE = re.compile(r"[#\w\s.,%'\"!+-]*")  # no parentheses, slashes, escapes, colons or semicolons
+_PLAIN_VALUE = re.compile(r"[#\w\s.,%'\"+-]*")  # no parentheses, slashes, escapes, colons or semicolons
+_COLOUR_FUNCTION = re.compile(r"(?:rgb|hsl)a?\(([\d\s.,%]*)\)")
+_IMPORTANT = re.compile(r"!\s*important\s*$", re.IGNORECASE)
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-f]{3}|[0-9a-f]{6})")  # no alpha digits
+_LENGTH = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(px|pt|em|rem|%)")
+# font sizes within these bounds (per unit) are readable; em and % only grow, so nesting cannot shrink text
+_FONT_SIZES = {"px": (8, 96), "pt": (6, 72), "em": (1, 4), "%": (100, 400), "rem": (0.5, 6)}
+_FONT_SIZE_WORDS = frozenset("xx-small x-small small medium large x-large xx-large xxx-large larger".split())
+_DECORATION_WORDS = frozenset("none underline overline line-through solid double dotted dashed wavy".split())
+_KEYWORDS = {
+    "font-style": frozenset({"normal", "italic", "oblique"}),
+    "font-weight": frozenset("normal bold bolder lighter 100 200 300 400 500 600 700 800 900".split()),
+    "font-variant": frozenset({"normal", "small-caps"}),
+    "text-align": frozenset({"left", "right", "center", "justify", "start", "end"}),
+    "text-transform": frozenset({"none", "capitalize", "uppercase", "lowercase"}),
+    "white-space": frozenset({"normal", "nowrap", "pre", "pre-wrap", "pre-line"}),
+    "vertical-align": frozenset("baseline sub super top middle bottom text-top text-bottom".split()),
+    "list-style-type": frozenset("disc circle square decimal lower-alpha upper-alpha lower-roman upper-roman "
+                                 "lower-latin upper-latin none".split()),
+    "border-collapse": frozenset({"collapse", "separate"}),
+}
 _INLINE_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*", re.ASCII)
 _CID_SOURCE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*["']?cid:([^"'\s>]+)""", re.IGNORECASE)
 MAX_STYLE = 1000  # characters of one style attribute; longer ones are dropped whole
@@ -106,16 +125,65 @@ def _attribute(tag: str, name: str, value: str, keep_inline_images: bool) -> str
         return None
     if name == "style":
         return _style(value)
+    if name == "color":
+        return value if _visible_colour(value.strip().casefold()) else None
     return value
 
 
 def _style(value: str) -> str | None:
+    """Only declarations that change how text looks, never where it is or whether it shows."""
     if len(value) > MAX_STYLE:
         return None
     kept = []
     for declaration in value.split(";"):
         prop, colon, val = declaration.partition(":")
-        prop, val = prop.strip().casefold(), val.strip()
-        if colon and prop in STYLE_PROPERTIES and val and _PLAIN_VALUE.fullmatch(_COLOUR_FUNCTION.sub("", val)):
+        prop, val = prop.strip().casefold(), _IMPORTANT.sub("", val).strip()
+        if colon and _harmless(prop, val.casefold()):
             kept.append(f"{prop}:{val}")
     return ";".join(kept) or None
+
+
+def _harmless(prop: str, val: str) -> bool:
+    if prop in _KEYWORDS:
+        return val in _KEYWORDS[prop]
+    if prop in ("color", "background-color"):
+        return _visible_colour(val)
+    if prop == "font-size":
+        return _readable_size(val)
+    if prop in ("text-decoration", "text-decoration-line"):
+        return bool(val) and all(word in _DECORATION_WORDS or _visible_colour(word) for word in val.split())
+    if prop == "font-family":
+        return bool(val) and _PLAIN_VALUE.fullmatch(val) is not None
+    return False
+
+
+def _visible_colour(val: str) -> bool:
+    """A named or hex colour, or rgb()/hsl() at least half opaque; never transparent."""
+    if val.isalpha():
+        return val != "transparent"
+    if _HEX_COLOUR.fullmatch(val):
+        return True
+    function = _COLOUR_FUNCTION.fullmatch(val)
+    if function is None:
+        return False
+    parts = [p.strip() for p in function.group(1).split(",")]
+    if len(parts) == 3:
+        return True
+    if len(parts) != 4:
+        return False
+    alpha = parts[3]
+    try:
+        opacity = float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+    except ValueError:
+        return False
+    return opacity >= 0.5
+
+
+def _readable_size(val: str) -> bool:
+    if val in _FONT_SIZE_WORDS:
+        return True
+    length = _LENGTH.fullmatch(val)
+    if length is None:
+        return False
+    low, high = _FONT_SIZES[length.group(2)]
+    return low <= float(length.group(1)) <= high

@@ -34,6 +34,19 @@ def test_attachments_are_stored_with_safe_names_and_sent_on(gw, sink, people, ti
         ("receipt.pdf", b"%PDF-1.4 receipt")]
 
 
+def test_names_that_deceive_are_stored_and_sent_on_plain(gw, sink, people, ticket):
+    address = reply_address(gw, ticket, people.owner)
+    names = ["invoice\u202egpj.exe", "re\u200bport.pdf", "NUL.tar.gz", "con .txt", "COM\u00b9.txt", "CONIN$",
+             "bell\x9b.txt"]
+    raw = mail_with(people.owner, address, [(name, b"data") for name in names])
+    assert gw.send(raw, people.owner, address).code == 250
+    stored = ["invoicegpj.exe", "report.pdf", "_NUL.tar.gz", "_con .txt", "_COM\u00b9.txt", "_CONIN$", "bell_.txt"]
+    post = cli("ticket", "show", ticket, "--json").json()["posts"][-1]
+    assert [a["filename"] for a in post["attachments"]] == stored
+    copy = [m for m in sink.wait_for(1, to=people.staff) if "Here are the files" in m.text][0]
+    assert [a.get_filename() for a in copy.message.iter_attachments()] == stored
+
+
 def test_over_the_cap_attachments_are_left_out_and_noted_and_big_sets_are_listed_only(gateway_with, sink,
                                                                                        people, ticket):
     running = gateway_with(max_attachment_bytes=1000, max_relay_attachments_bytes=1500)

@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
-from support import cli
+from support import cli, make_mail
+
+# what a terminal acts on (clear screen, set the title, CSI in C1 form) or what reorders a line
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\x9d", "\r", "\u202e", "\u2066")
 
 
 def test_account_add_and_list(env):
@@ -128,3 +131,24 @@ def test_serve_with_its_port_taken_says_so_and_exits_3(env):
                               timeout=60, env={**os.environ, "GATEWAY_SMTP_PORT": str(port)})
     assert done.returncode == 3
     assert f"error: cannot listen (SMTP 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_control_characters_from_mail_are_printed_as_visible_escapes(gw, people):
+    support = gw.gateway.addresses.support_address
+    subject = "Refund \x1b]0;owned\x07 now\x1b[2J \u202eelif.exe"
+    body = "Line one\tcolumn\nClear \x1b[2J\x9b31m red\roverwritten \u2066isolated\u2069"
+    assert gw.send(make_mail(people.owner, support, subject, body), people.owner, support).code == 250
+    number = cli("ticket", "list", "--json").json()[-1]["number"]
+
+    for args in (("ticket", "show", number), ("ticket", "list"), ("inbound", "list")):
+        out = cli(*args).out
+        assert not any(c in out for c in RAW_CONTROLS), (args, out)
+    shown = cli("ticket", "show", number).out
+    assert "Refund \\x1b]0;owned\\x07 now\\x1b[2J \\u202eelif.exe" in shown
+    assert "  Line one\tcolumn\n  Clear \\x1b[2J\\x9b31m red\n  overwritten \\u2066isolated\\u2069" in shown
+
+    printed = cli("ticket", "show", number, "--json")
+    assert not any(c in printed.out for c in RAW_CONTROLS)
+    data = printed.json()  # the same text, escaped the JSON way
+    assert data["subject"].startswith("Refund \x1b]0;owned\x07") and "\x9b31m" in data["posts"][0]["body"]
+

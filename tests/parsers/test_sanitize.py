@@ -87,7 +87,7 @@ HOSTILE = {
     "style behaviour and binding": ('<p style="behavior: url(x.htc); -moz-binding: url(x.xml#y); font-weight: bold">x</p>',
                                     '<p style="font-weight:bold">x</p>'),
     "style position overlay": ('<div style="position:fixed;top:0;left:0;width:100%;z-index:9">x</div>',
-                               '<div style="width:100%">x</div>'),
+                               "<div>x</div>"),
     "style element": ("<style>@import url(https://evil.example/x.css); body{display:none}</style><p>Hi</p>", "<p>Hi</p>"),
     "svg script": ("<svg><script>alert(1)</script><circle r=5></circle></svg><p>Hi</p>", "<p>Hi</p>"),
     "svg onload": ("<svg onload=alert(1)><p>Hi</p></svg>", "<p>Hi</p>"),
@@ -153,6 +153,66 @@ def test_what_an_email_body_needs_is_kept() -> None:
 def test_colour_functions_are_plain_values() -> None:
     assert sanitize_html('<span style="color: rgb(0, 0, 0); background-color: rgba(255,255,255,0.5)">x</span>') == \
         '<span style="color:rgb(0, 0, 0);background-color:rgba(255,255,255,0.5)">x</span>'
+
+
+DECEIVING = {
+    "negative margin over the author line": '<div style="margin-top:-40px;color:red">I approve the refund</div>',
+    "margin shorthand": '<p style="margin: -3em 0 0 -2em">x</p>',
+    "position": '<div style="position:absolute;top:-30px">x</div>',
+    "transform": '<div style="transform:translateY(-50px)">x</div>',
+    "display none": '<span style="display:none">hidden terms</span>',
+    "visibility": '<span style="visibility:hidden">x</span>',
+    "opacity": '<span style="opacity:0">x</span>',
+    "font size zero": '<span style="font-size:0">x</span>',
+    "font size tiny": '<span style="font-size:1px">x</span>',
+    "font size shrinking when nested": '<span style="font-size:50%">x</span>',
+    "font size smaller": '<span style="font-size:smaller">x</span>',
+    "font size in viewport units": '<span style="font-size:0.1vw">x</span>',
+    "height zero with overflow": '<div style="height:0;overflow:hidden">x</div>',
+    "width zero": '<div style="width:0;max-height:0">x</div>',
+    "clip": '<span style="clip:rect(0,0,0,0);clip-path:inset(50%)">x</span>',
+    "transparent colour": '<span style="color:transparent">x</span>',
+    "invisible rgba": '<span style="color:rgba(0,0,0,0)">x</span>',
+    "alpha in hex": '<span style="color:#0000">x</span>',
+    "line height zero": '<p style="line-height:0">x</p>',
+    "negative letter spacing": '<p style="letter-spacing:-1em">x</p>',
+    "negative text indent": '<p style="text-indent:-9999px">x</p>',
+    "important": '<div style="display:none !important">x</div>',
+}
+
+
+@pytest.mark.parametrize("name", list(DECEIVING))
+def test_no_style_hides_or_moves_text(name: str) -> None:
+    html = DECEIVING[name]
+    cleaned = sanitize_html(html)
+    styles = [attrs.get("style") for _, attrs in _elements(cleaned).found]
+    assert styles == [None] or styles == ["color:red"], cleaned
+    text = [token[1] for token in _elements(html).tokens if token[0] == "data"]
+    assert [token[1] for token in _elements(cleaned).tokens if token[0] == "data"] == text  # the text stays
+
+
+def test_a_font_colour_is_never_transparent() -> None:
+    assert sanitize_html('<font color="transparent">x</font><font color="#1f497d">y</font>') == \
+        '<font>x</font><font color="#1f497d">y</font>'
+
+
+@pytest.mark.parametrize("tags", ["small", "sub", "sup", "h5", "h6", "bdo"])
+def test_tags_that_shrink_or_reverse_their_text_keep_only_the_text(tags: str) -> None:
+    nested = f'<{tags} dir="rtl">' * 20 + "fine print" + f"</{tags}>" * 20
+    assert sanitize_html(nested) == "fine print"
+
+
+@pytest.mark.parametrize("style, kept", [
+    ("color:#1F497D;font-weight:bold", "color:#1F497D;font-weight:bold"),
+    ("font-size:11pt;font-style:italic", "font-size:11pt;font-style:italic"),
+    ("font-size:x-small;text-decoration:underline red", "font-size:x-small;text-decoration:underline red"),
+    ("text-align:center;text-transform:uppercase", "text-align:center;text-transform:uppercase"),
+    ("background-color:yellow;color:rgba(0,0,0,0.8)", "background-color:yellow;color:rgba(0,0,0,0.8)"),
+    ("font-weight: bold !important", "font-weight:bold"),
+    ("font-size:1.5em;font-size:120%", "font-size:1.5em;font-size:120%"),
+])
+def test_typographic_styles_are_kept(style: str, kept: str) -> None:
+    assert sanitize_html(f'<span style="{style}">x</span>') == f'<span style="{kept}">x</span>'
 
 
 @pytest.mark.parametrize("html", ["", "   ", "<!-- only a comment -->", "<script>x</script>"])
