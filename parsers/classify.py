@@ -120,9 +120,8 @@ def _machine_evidence(mail: ParsedMail, sender: str | None, wording: bool) -> st
         return f"{_NDR_HEADER} header"
     if any(_QMAIL_BOUNCE.search(value) for value in mail.headers.get_all("Received")):
         return "qmail bounce Received line"
-    if not wording:  # a mail system's report template is the form of a report, not a person's words
-        opening = _report_opening(_report_text(mail))
-        return f"{opening} wording" if opening else None
+    if not wording:  # a mail system's templates are the form of a report, not a person's words
+        return _template_in_content(mail)
     return _evidence_in_words(mail)
 
 
@@ -139,6 +138,15 @@ def _evidence_in_words(mail: ParsedMail) -> str | None:
     return _evidence_in_content(mail)
 
 
+def _template_in_content(mail: ParsedMail) -> str | None:
+    """A mail system's report opening, or its banner saying a machine wrote the mail."""
+    body = _report_text(mail)
+    opening = _report_opening(body)
+    if opening:
+        return f"{opening} wording"
+    return "text says it was generated automatically" if _MACHINE_WORDING.search(_own_text(body)) else None
+
+
 _REPORT_EVIDENCE = ("message/delivery-status", "message/feedback-report", "text/rfc822-headers")
 # Headers that mail systems put on the reports they write: Exchange marks its NDRs, and qmail
 # records in its own Received line that it is bouncing.
@@ -148,13 +156,10 @@ _QMAIL_BOUNCE = re.compile(r"\(qmail \d+ invoked for bounce\)", re.I)
 
 def _evidence_in_content(mail: ParsedMail) -> str | None:
     """A machine wrote this mail, as the mail's own text says, whoever it says it is from."""
-    body = _report_text(mail)
-    opening = _report_opening(body)
-    if opening:
-        return f"{opening} wording"
-    own = _own_text(body)
-    if _MACHINE_WORDING.search(own):
-        return "text says it was generated automatically"
+    template = _template_in_content(mail)
+    if template:
+        return template
+    own = _own_text(_report_text(mail))
     # A subject that mail systems give their reports ("Undeliverable: ...", not "Fwd: Undeliverable")
     # and failure wording in the mail's own text: nobody writes both but a mail system.
     if _BOUNCE_SUBJECT.search(mail.subject) and _FAILURE_WORDING.search(own):
@@ -187,7 +192,7 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(r"^[ \t*#-]*+(?:" + pattern + ")", re.I | re.M))  # possessive: linear on "-----" lines
     for name, pattern in (
         ("Postfix", r"this is the (?:mail system|[\w .()/-]{0,60}program) at host"),
-        ("qmail", r"hi\. this is the [\w.-]+ program at|i'm afraid i wasn't able to deliver your message"
+        ("qmail", r"hi\. (?:this is )?the [\w.-]+ program at|i'm afraid i wasn't able to deliver your message"
                   r"|this is a permanent error; i've given up"),
         ("Exim", r"this message was created automatically by mail delivery software"
                  r"|a message that you sent (?:could not be|has not yet been) delivered to one or more"
@@ -213,6 +218,7 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|message delayed) \*\*|the response from the remote server was:"
                   r"|your message wasn't delivered to \S+ because"),
         ("Yahoo", r"sorry, we were unable to deliver your message to the following address"
+                  r"|unable to deliver message to the following address\(es\)"
                   r"|remote host said: [45]\d\d"),
         ("AOL", r"your mail to the following recipients could not be delivered"),
         ("Courier", r"this is a delivery status notification from \S+|running the courier mail server"),
@@ -221,6 +227,14 @@ _REPORT_OPENINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("Messaging Server", r"this report relates to a message you sent with the following header fields"
                              r"|your message cannot be delivered to the following recipients"),
         ("McAfee", r"the following addresses had delivery problems"),
+        ("SMTP/32", r"undeliverable +to +\S+@\S+\s*$"),
+        ("HotPOP", r"undeliverable address: +\S+@"),
+        ("Road Runner", r"failed recipients ?-{3,}"),  # "------ Failed Recipients ------"
+        ("Non-Delivery Report", r"non-delivery report ?-{2,}"),  # "--- Non-Delivery Report ---"
+        ("report", r"could not deliver message to the following recipient\(s\):"
+                   r"|your message has encountered delivery problems"
+                   r"|sorry, unable to deliver your message to \S+ for"
+                   r"|user's mailbox is full: <"),
         ("SMTP transcript", r"<?[^\s<>@]+@[^\s<>@]+>?\.\.\. (?:user unknown|unknown user|mailbox (?:full|unavailable)"
                             r"|host unknown|deferred)"
                             r"|.{0,200}\bhost \S+\[[0-9a-f.:]+\] said: [45]\d\d"),
