@@ -86,9 +86,19 @@ def test_a_314_character_attachment_type_is_stored_shortened(gw, sink, people, t
     assert [part.get_content() for part in staff_copy.iter_attachments()] == [b"attached bytes"]
 
 
-def test_a_from_address_longer_than_its_column_is_refused_not_held(gw, people, ticket):
+LONG_ADDRESS = "o" * 330 + "@client.test"
+
+
+def test_a_from_address_longer_than_rfc_5321_allows_is_refused_not_held(gateway_with, people, ticket):
+    gw = gateway_with(create_sender_accounts=True)
     address = reply_address(gw, ticket, people.owner)
-    sender = "o" * 330 + "@client.test"
-    result = gw.send(make_mail(sender, address, "Re: long sender", "Who am I"), people.owner, address)
-    assert result.code == 550 and "reply from the mailbox that received the message" in result.message
-    assert stored(gw).sender == sender[:320]
+    for to in (address, gw.settings.support):
+        result = gw.send(make_mail(LONG_ADDRESS, to, "Long sender", "Who am I"), people.owner, to)
+        assert result.code == 550 and "no valid From address" in result.message, result
+    outcomes = cli("inbound", "list", "--json").json()
+    assert [o["outcome"] for o in outcomes] == ["refused", "refused"]
+
+
+def test_an_account_address_longer_than_rfc_5321_allows_is_refused(env):
+    result = cli("account", "add", LONG_ADDRESS, "--name", "Long", "--role", "client")
+    assert result.code != 0 and "not an email address" in result.err
