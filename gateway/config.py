@@ -70,6 +70,7 @@ class Settings:
     max_relay_attachments_bytes: int = 10 * 1024 * 1024  # sent on with each copy; over it, listed only
     max_recipients: int = 100
     max_connections: int = 100
+    max_connections_per_client: int = 20  # Postfix's default concurrency to one destination
     smtp_timeout: int = 300
     smtp_tls_cert: str = ""  # PEM certificate (chain) and key: STARTTLS is offered when both are set
     smtp_tls_key: str = ""
@@ -162,7 +163,7 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
         if f"{PREFIX}{name.upper()}" in env:
             values[name] = env[f"{PREFIX}{name.upper()}"]
     settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
-    for name in ("invite_ttl", "delivery_lease", "relay_connections"):
+    for name in ("invite_ttl", "delivery_lease", "relay_connections", "max_connections_per_client"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     if settings.new_ticket_alerts not in NEW_TICKET_ALERTS:

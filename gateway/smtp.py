@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import unicodedata
+from collections import Counter
 from collections.abc import Callable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -24,6 +26,23 @@ from storage.models import Outcome
 log = logging.getLogger(__name__)
 
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
+# RFC 5321 4.5.3.1.3: a reverse-path is at most 256 octets, its angle brackets included
+MAX_PATH_OCTETS = 256
+
+
+def sender_refusal(address: str, smtputf8: bool) -> str | None:
+    """Why a MAIL FROM address cannot be taken (the reply), or None when it can."""
+    if any(unicodedata.category(char) == "Cc" for char in address):
+        return "553 5.1.7 The sender address contains control characters"
+    if not address.isascii() and not smtputf8:
+        return "553 5.6.7 A non-ASCII sender address needs the SMTPUTF8 parameter"
+    try:
+        octets = len(address.encode("utf-8"))
+    except UnicodeEncodeError:  # aiosmtpd keeps bytes that are not UTF-8 as lone surrogates
+        return "553 5.6.7 The sender address is not valid UTF-8"
+    if octets + 2 > MAX_PATH_OCTETS:
+        return f"501 5.1.7 The sender address is longer than {MAX_PATH_OCTETS - 2} octets"
+    return None
 
 
 def reply_for(decisions: list[Decision]) -> str:
@@ -41,6 +60,15 @@ class GatewayHandler:
         self.addresses = addresses
         self.max_recipients = max_recipients
         self.after_commit = after_commit
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        refusal = sender_refusal(address, envelope.smtp_utf8)
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -81,37 +109,92 @@ LINE_LENGTH_LIMIT = 64 * 1024
 
 
 class ConnectionCount:
-    def __init__(self, limit: int):
+    """Open connections, in all and per client address: one client may not take every slot."""
+
+    def __init__(self, limit: int, per_client: int):
         self.limit = limit
+        self.per_client = per_client
         self.open = 0
+        self.by_client: Counter[str] = Counter()
+
+    def refusal(self, client: str) -> str | None:
+        if self.open >= self.limit:
+            return "421 4.7.0 Too many connections, try again later"
+        if self.by_client[client] >= self.per_client:
+            return "421 4.7.0 Too many connections from your address, try again later"
+        return None
+
+    def add(self, client: str) -> None:
+        self.open += 1
+        self.by_client[client] += 1
+
+    def remove(self, client: str) -> None:
+        self.open -= 1
+        self.by_client[client] -= 1
+        if not self.by_client[client]:
+            del self.by_client[client]
+
+
+def client_of(transport) -> str:
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
 class GatewaySMTP(SMTP):
+    """Connection caps, and an idle timer that only commands moving a transaction on restart:
+    a client sending nothing but NOOP, RSET, HELP, VRFY or EHLO is closed at the idle limit."""
+
     line_length_limit = LINE_LENGTH_LIMIT
 
     def __init__(self, handler: GatewayHandler, connections: ConnectionCount, **kwargs):
         super().__init__(handler, **kwargs)
         self._connections = connections
-        self._counted = False
+        self._client: str | None = None  # set while this connection is counted
 
     def connection_made(self, transport) -> None:
-        if self._connections.open >= self._connections.limit and self.transport is None:
-            log.warning("connection cap of %d reached; refusing %s", self._connections.limit,
-                        transport.get_extra_info("peername"))
-            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
-            transport.close()
-            return
-        if not self._counted:
-            self._connections.open += 1
-            self._counted = True
+        if self.transport is None:  # a new connection, not STARTTLS's switch to TLS
+            client = client_of(transport)
+            refusal = self._connections.refusal(client)
+            if refusal is not None:
+                log.warning("connection cap reached; refusing %s: %s", client, refusal)
+                transport.write(refusal.encode() + b"\r\n")
+                transport.close()
+                return
+            self._connections.add(client)
+            self._client = client
         super().connection_made(transport)
 
     def connection_lost(self, exc) -> None:
-        if self._counted:
-            self._connections.open -= 1
-            self._counted = False
+        if self._client is not None:
+            self._connections.remove(self._client)
+            self._client = None
         if self.session is not None:
             super().connection_lost(exc)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd restarts the timer before every command; here only connecting starts it
+        if self._timeout_handle is None:
+            super()._reset_timeout(duration)
+
+    def _restart_idle_timer(self) -> None:
+        super()._reset_timeout()
+
+    async def _advancing(self, command) -> None:
+        before = (self.envelope.mail_from, len(self.envelope.rcpt_tos))
+        await command
+        if (self.envelope.mail_from, len(self.envelope.rcpt_tos)) != before:
+            self._restart_idle_timer()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await self._advancing(super().smtp_MAIL(arg))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        await self._advancing(super().smtp_RCPT(arg))
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.envelope.rcpt_tos:  # the message's transfer and processing get the whole idle limit
+            self._restart_idle_timer()
+        await super().smtp_DATA(arg)
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
@@ -123,7 +206,7 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
 
 
 def smtp_factory(handler: GatewayHandler, settings: Settings) -> Callable[[], SMTP]:
-    connections = ConnectionCount(settings.max_connections)
+    connections = ConnectionCount(settings.max_connections, settings.max_connections_per_client)
     context = tls_context(settings.smtp_tls_cert, settings.smtp_tls_key)
 
     def make() -> SMTP:

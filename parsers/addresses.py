@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from flanker.addresslib import address as _flanker_address
 
 MAC_CHARS = 20  # 100 bits
+# RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets; no longer address can be
+# written to (or stored: accounts keep addresses whole)
+MAX_ADDRESS_OCTETS = 254
 
 
 def parse_mailbox(text: str | None) -> str | None:
@@ -30,7 +33,7 @@ def parse_mailbox(text: str | None) -> str | None:
     parsed = _flanker_address.parse(text, addr_spec_only=False, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return normalize(parsed.address)
+    return _usable(parsed.address)
 
 
 def parse_mailbox_list(text: str | None) -> list[str]:
@@ -39,7 +42,7 @@ def parse_mailbox_list(text: str | None) -> list[str]:
     `text` is the value as it was sent: RFC 2047 encoded words still encoded, so that a display
     name which decodes to a comma ("Müller, Bernd") or to an address is never read as one. What
     the strict grammar refuses is read leniently only when it is one mailbox beyond doubt (see
-    lenient_mailbox)."""
+    lenient_mailbox). An address longer than RFC 5321 allows makes the header name none."""
     if not text:
         return []
     parsed, unparsed = _flanker_address.parse_list(text, strict=True, as_tuple=True)
@@ -47,7 +50,8 @@ def parse_mailbox_list(text: str | None) -> list[str]:
         lenient = lenient_mailbox(text)
         if lenient:
             return [lenient]
-    return [normalize(a.address) for a in parsed if getattr(a, "addr_type", "email") == "email"]
+    found = [_usable(a.address) for a in parsed if getattr(a, "addr_type", "email") == "email"]
+    return [] if None in found else found  # never fewer mailboxes than the header names
 
 
 def lenient_mailbox(text: str) -> str | None:
@@ -66,7 +70,7 @@ def lenient_mailbox(text: str) -> str | None:
     parsed = _flanker_address.parse(text[opening + 1:closing].strip(), addr_spec_only=True, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return normalize(parsed.address)
+    return _usable(parsed.address)
 
 
 def _outside_quotes_and_comments(text: str) -> str | None:
@@ -96,6 +100,11 @@ def _outside_quotes_and_comments(text: str) -> str | None:
 
 def normalize(address: str) -> str:
     return address.strip().lower()
+
+
+def _usable(address: str) -> str | None:
+    address = normalize(address)
+    return address if len(address.encode("utf-8", "surrogateescape")) <= MAX_ADDRESS_OCTETS else None
 
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")

@@ -43,22 +43,29 @@ class UtcDateTime(TypeDecorator):
         return value
 
 
-class _WithoutNul(TypeDecorator):
-    """Text without NUL characters, which PostgreSQL cannot store (SQLite can): the same on both."""
+class _Storable(TypeDecorator):
+    """Text from outside (a header, the envelope, a user) made to fit on both databases: without NUL
+    characters, which PostgreSQL cannot store, and cut to the column's length, which PostgreSQL
+    enforces and SQLite does not. The raw message keeps the whole value; comparisons with a column
+    of this type go through the same cut, so a long value still finds the row it was stored in."""
 
     impl = String
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return value.replace("\x00", "") if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        value = value.replace("\x00", "")
+        length = self.impl.length
+        return value[:length] if length else value
 
 
-class CleanString(_WithoutNul):
+class CleanString(_Storable):
     impl = String
     cache_ok = True
 
 
-class CleanText(_WithoutNul):
+class CleanText(_Storable):
     impl = Text
     cache_ok = True
 
@@ -203,9 +210,9 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     channel: Mapped[str] = mapped_column(String(10))  # smtp | imap
-    envelope_sender: Mapped[str | None] = mapped_column(String(320))
+    envelope_sender: Mapped[str | None] = mapped_column(CleanString(320))
     message_id: Mapped[str | None] = mapped_column(CleanString(998), index=True)
-    sender: Mapped[str | None] = mapped_column(String(320))  # the From header's address
+    sender: Mapped[str | None] = mapped_column(CleanString(320))  # the From header's address
     subject: Mapped[str | None] = mapped_column(CleanText)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
@@ -220,7 +227,7 @@ class InboundOutcome(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
-    recipient: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(CleanString(320))
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
     reason: Mapped[str] = mapped_column(CleanText, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -259,7 +266,7 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(CleanString(255))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    content_id: Mapped[str | None] = mapped_column(String(255))  # set when the post's HTML shows it inline
+    content_id: Mapped[str | None] = mapped_column(CleanString(255))  # set when the post's HTML shows it inline
 
 
 class OutboxMessage(Base):
@@ -308,7 +315,7 @@ class LoopEvent(Base):
                       Index("ix_loop_events_ticket", "ticket_id", "held", "at"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    sender: Mapped[str] = mapped_column(String(320))
+    sender: Mapped[str] = mapped_column(CleanString(320))
     ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     proven: Mapped[bool] = mapped_column(Boolean, default=False)  # by a reply or invite address of their own
     held: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -340,7 +347,7 @@ class RefusalNotice(Base):
     __table_args__ = (Index("ix_refusal_notices_address_sent", "address", "sent_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    address: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(CleanString(320))
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import smtplib
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -160,3 +162,67 @@ def test_bare_cr_and_lf_never_reach_the_relay(gw, sink, people, ticket):
     assert all(word in staff_copy for word in ("seven", "eight", "nine"))
     owner_copy = sink.wait_for(2, to=people.owner)[-1].text
     assert all(word in owner_copy for word in ("one", "two", "three", "four", "five", "six"))
+
+
+def greeting_from(port: int, source: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as conn:
+        return conn.recv(1024)
+
+
+def test_one_client_cannot_take_every_connection(gateway_with, people, ticket):
+    running = gateway_with(max_connections=10, max_connections_per_client=3)
+    port = running.settings.smtp_port
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0))
+            for _ in range(3)]
+    for conn in held:
+        assert conn.recv(1024).startswith(b"220 ")
+    assert greeting_from(port, "127.0.0.2").startswith(b"421 4.7.0 Too many connections from your address")
+    address = reply_address(running, ticket, people.owner)
+    assert running.send(make_mail(people.owner, address, "Re: slots", "Still room for me"),
+                        people.owner, address).code == 250  # another client is served meanwhile
+    held.pop().close()
+    wait_until(lambda: greeting_from(port, "127.0.0.2").startswith(b"220 "), what="the client's freed slot")
+    for conn in held:
+        conn.close()
+
+
+def seconds_until_closed(conn: socket.socket, commands: list[bytes], pause: float, limit: float) -> float:
+    """Sends the commands in turn, one every `pause` seconds, until the server closes (or `limit`)."""
+    started = time.monotonic()
+    assert conn.recv(1024).startswith(b"220 ")
+    for command in itertools.cycle(commands):
+        if time.monotonic() - started > limit:
+            break
+        time.sleep(pause)
+        try:
+            conn.sendall(command)
+            if not conn.recv(65536):
+                break  # the server closed the connection
+        except OSError:
+            break
+    return time.monotonic() - started
+
+
+def test_no_op_commands_do_not_keep_a_connection_open(gateway_with):
+    running = gateway_with(smtp_timeout="2s")
+    no_ops = [b"EHLO idle.test\r\n", b"NOOP\r\n", b"RSET\r\n", b"HELP\r\n", b"VRFY <olivia@client.test>\r\n",
+              b"HELO idle.test\r\n"]
+    with socket.create_connection(("127.0.0.1", running.settings.smtp_port), timeout=10) as conn:
+        lasted = seconds_until_closed(conn, no_ops, pause=0.3, limit=10)
+    assert lasted < 4
+
+
+def test_a_transaction_moving_on_keeps_its_connection(gateway_with, people, ticket):
+    running = gateway_with(smtp_timeout="3s")
+    address = reply_address(running, ticket, people.owner)
+    with running.smtp() as client:
+        client.ehlo("client.test")
+        for n in range(2):
+            time.sleep(1)
+            assert client.mail(people.owner)[0] == 250
+            time.sleep(1)
+            assert client.rcpt(address)[0] == 250
+            time.sleep(1)
+            assert client.data(make_mail(people.owner, address, "Re: slow", f"Slow sender {n}"))[0] == 250
+    bodies = [p["body"] for p in cli("ticket", "show", ticket, "--json").json()["posts"]]
+    assert bodies[-2:] == ["Slow sender 0", "Slow sender 1"]
