@@ -84,7 +84,7 @@ class Settings:
     loop_window: int = 600
     soft_bounce_limit: int = 3  # soft bounces of different copies within soft_bounce_window stop delivery
     soft_bounce_window: int = 7 * 86400
-    new_ticket_alerts: str = "none"  # who hears of a ticket a client opened: none, admins or staff
+    new_ticket_alerts: str = "staff"  # who hears of a ticket a client opened: none, admins or staff
     retry_schedule: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
     imap_host: str = ""
     imap_port: int = 993

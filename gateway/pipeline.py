@@ -212,8 +212,8 @@ class Intake:
             if person is not None:  # their words and name never make their mail automatic
                 kind = declared
                 if kind.kind == Kind.AUTO_REPLY and not self._own_mail(mail):
-                    return [Decision(r, Outcome.HELD, f"held: automatic mail ({kind.reason}) from {person}, who has "
-                                     "access; not posted, kept for staff to look at", getattr(routes[r], "ticket", None))
+                    return [Decision(r, Outcome.AUTO_REPLY, f"automatic reply ({kind.reason}) from {person}, who "
+                                     "may post here; not posted", getattr(routes[r], "ticket", None))
                             for r in delivery.recipients]
         if kind.kind in (Kind.BOUNCE, Kind.DELAY, Kind.FEEDBACK) or to_bounce_address:
             return [self._bounce(session, inbound, r, routes[r], kind, now) for r in delivery.recipients]

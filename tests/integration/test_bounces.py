@@ -130,8 +130,7 @@ REPORTS = Path(__file__).resolve().parents[1] / "mail" / "reports"
 
 
 @pytest.mark.parametrize("sample, outcome", [("qmail.eml", "bounce"), ("notes.eml", "bounce"),
-                                             # from a person with access: shown to staff as held (issue 16)
-                                             ("exchange2003_oof.eml", "held")])
+                                             ("exchange2003_oof.eml", "auto_reply")])
 def test_a_report_from_a_persons_address_is_recorded_never_posted(gw, sink, people, ticket, sample, outcome):
     address = gw.gateway.addresses.reply_address(ticket, account_id(gw, people.owner))
     result = gw.send((REPORTS / sample).read_bytes(), people.owner, address)

@@ -1,8 +1,9 @@
-"""GATEWAY_NEW_TICKET_ALERTS: staff hear of tickets that clients open by mail, if the operator wants.
+"""GATEWAY_NEW_TICKET_ALERTS: who hears of tickets that clients open by mail.
 
-By default (`none`) SPEC rule 7 holds as written: a ticket a client opened reaches no staff until
-one takes part. With `admins` or `staff`, each chosen account gets the first post with its own
-reply address; a reply from it posts, and from then on that person takes part like any other."""
+By default (`staff`, as the SPEC sets it) every staff and admin account gets the first post with
+its own reply address; with `admins` only the admins; a reply from one of them posts, and from
+then on that person takes part like any other. With `none`, SPEC rule 7 holds as written: a
+ticket a client opened reaches no staff until one takes part."""
 
 from __future__ import annotations
 
@@ -23,9 +24,16 @@ def open_by_mail(gw, sink, people) -> int:
     return gw.gateway.addresses.route(sink.wait_for(1, to=people.owner)[0].header("Reply-To")).ticket
 
 
-def test_by_default_no_staff_hears_of_a_ticket_a_client_opened(gw, sink, people):
+def test_by_default_every_staff_member_hears_of_a_ticket_a_client_opened(gw, sink, people):
     open_by_mail(gw, sink, people)
-    assert queued(gw) == [("ack", people.owner)]
+    assert sorted(queued(gw)) == [("ack", people.owner), ("new_ticket_alert", people.admin),
+                                  ("new_ticket_alert", people.staff)]
+
+
+def test_with_none_no_staff_hears_of_a_ticket_a_client_opened(gateway_with, sink, people):
+    running = gateway_with(new_ticket_alerts="none")
+    open_by_mail(running, sink, people)
+    assert queued(running) == [("ack", people.owner)]
 
 
 def test_alerts_to_admins_go_to_admins_only(gateway_with, sink, people):
@@ -35,7 +43,7 @@ def test_alerts_to_admins_go_to_admins_only(gateway_with, sink, people):
 
 
 def test_alerted_staff_answer_by_replying_and_then_take_part(gateway_with, sink, people):
-    running = gateway_with(new_ticket_alerts="staff")
+    running = gateway_with()  # the default: staff
     ticket = open_by_mail(running, sink, people)
     alerts = {person: sink.wait_for(1, to=person)[0] for person in (people.admin, people.staff)}
     for person, alert in alerts.items():

@@ -50,7 +50,7 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
 
 
 def test_new_ticket_alerts_take_one_of_three_values():
-    assert load_settings(environ={}).new_ticket_alerts == "none"
+    assert load_settings(environ={}).new_ticket_alerts == "staff"  # the SPEC default
     assert load_settings(environ={"GATEWAY_NEW_TICKET_ALERTS": "staff"}).new_ticket_alerts == "staff"
     with pytest.raises(ConfigError, match="GATEWAY_NEW_TICKET_ALERTS: 'everyone' is not one of none, admins, staff"):
         load_settings(environ={"GATEWAY_NEW_TICKET_ALERTS": "everyone"})
