@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import Reason, Refused
+from gateway.plain_text import one_line
 from parsers.addresses import normalize, parse_mailbox
 from storage.models import Account, Role
 
@@ -33,7 +34,7 @@ def add_account(session: Session, email: str, name: str, role: Role) -> Account:
     address = valid_email(email)
     if find_account(session, address) is not None:
         raise Refused(Reason.ACCOUNT_EXISTS, f"{address} already has an account.")
-    name = " ".join(name.split())
+    name = one_line(name)
     if not name:
         raise Refused(Reason.INVALID_INPUT, "an account needs a name")
     account = Account(email=address, name=name, role=role)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +40,9 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 Action = Callable[[Session, Account, dict], tuple[int, object]]
 
+MAX_JSON_DEPTH = 64
+_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
 
 class _BadRequest(Exception):
     def __init__(self, status: int, reason: str, message: str):
@@ -55,6 +59,36 @@ def _ticket(session: Session, data: dict) -> Ticket:
     if number >= 2**63:
         raise Refused(Reason.NO_SUCH_TICKET, f"There is no ticket #{number}.")
     return get_ticket(session, number)
+
+
+def _json_object(body: bytes) -> dict:
+    try:
+        text = body.decode("utf-8") or "{}"
+    except UnicodeDecodeError:
+        raise _BadRequest(400, "bad_json", "The request body is not UTF-8 JSON.") from None
+    if _nesting(text) > MAX_JSON_DEPTH:
+        raise _BadRequest(400, "bad_json", f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels).")
+    try:
+        value = json.loads(text)
+    except ValueError:  # not JSON, or a number too long for Python to convert
+        raise _BadRequest(400, "bad_json", "The request body is not JSON.") from None
+    if not isinstance(value, dict):
+        raise _BadRequest(400, "bad_json", "The request body must be a JSON object.")
+    return value
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects in `text` go (brackets inside strings do not count), read
+    without recursion so that any depth is measured, never a RecursionError."""
+    depth = deepest = 0
+    for token in _BRACKETS_AND_STRINGS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in "]}":
+            depth -= 1
+    return deepest
 
 
 def _field(body: dict, name: str) -> str:
@@ -90,7 +124,7 @@ class StaffApi:
             if scheme.lower() != "bearer" or not token.strip():
                 return _error(401, "unauthorized", "Send 'Authorization: Bearer <token>' (gateway api-token create).")
             try:
-                body = await self._body(request)
+                body = await request.read() if request.method not in ("GET", "DELETE") else b""
                 status, payload = await asyncio.to_thread(self._run, token.strip(), action, request, body)
             except _BadRequest as bad:
                 return _error(bad.status, bad.reason, str(bad))
@@ -104,25 +138,13 @@ class StaffApi:
             return web.json_response(payload, status=status, headers=_HEADERS)
         return handle
 
-    @staticmethod
-    async def _body(request: web.Request) -> dict:
-        if request.method in ("GET", "DELETE"):
-            return {}
-        try:
-            body = json.loads(await request.text() or "{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _BadRequest(400, "bad_json", "The request body is not JSON.") from None
-        if not isinstance(body, dict):
-            raise _BadRequest(400, "bad_json", "The request body must be a JSON object.")
-        return body
-
-    def _run(self, token: str, action: Action, request: web.Request, body: dict) -> tuple[int, object]:
+    def _run(self, token: str, action: Action, request: web.Request, body: bytes) -> tuple[int, object]:
         try:
             with transaction(self.sessions) as session:
                 account = account_for(session, token)
-                if account is None:
+                if account is None:  # before the body is read: a stranger's body costs nothing to parse
                     raise _BadRequest(401, "unauthorized", "This API token is not valid or was revoked.")
-                return action(session, account, {**body, **request.match_info})
+                return action(session, account, {**_json_object(body), **request.match_info})
         except STORAGE_DOWN as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
 

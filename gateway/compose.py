@@ -1,8 +1,9 @@
 """Assemble an outbound RFC 5322 message as bytes.
 
 Built by hand rather than with email.message (about ten times faster, which matters in a
-fan-out); every header value passes through _header(), which removes CR/LF and encodes
-non-ASCII text as RFC 2047 words, so user text can never inject a header.
+fan-out); every header value passes through _header(), which removes CR/LF and other control
+characters (gateway.plain_text) and encodes non-ASCII text as RFC 2047 words, so user text can
+never inject a header.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from datetime import datetime
+
+from gateway.plain_text import one_line as _one_line
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,6 @@ class Envelope:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()
-
-
-def _one_line(value: str) -> str:
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
 def _header(name: str, value: str) -> bytes:

@@ -2,7 +2,9 @@
 
 Every refusal is a Refused carrying one Reason. The policy table gives each reason its SMTP
 reply (used at end of DATA) and its enhanced status code; the human text is the exception's
-message, the same line on stderr, in an SMTP reply and in a notice email.
+message, the same line on stderr, in an SMTP reply and in a notice email. A refusal whose exact
+reason must not reach the sender (it would tell a stranger something about an account) carries
+that reason apart, as `record`, for the inbound outcome only staff see.
 """
 
 from __future__ import annotations
@@ -40,13 +42,20 @@ class GatewayError(Exception):
 class Refused(GatewayError):
     """A rule says no. The message is one line a person can act on."""
 
-    def __init__(self, reason: Reason, message: str):
+    def __init__(self, reason: Reason, message: str, record: str | None = None):
         super().__init__(" ".join(message.split()))
         self.reason = reason
+        self._record = record
 
     @property
     def text(self) -> str:
+        """What the sender is told."""
         return str(self)
+
+    @property
+    def record(self) -> str:
+        """What the recorded outcome says."""
+        return self._record or self.text
 
 
 class Held(GatewayError):

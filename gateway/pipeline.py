@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
 _ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
+# the support address tells a stranger the same whether the From address has no account or a staff one
+_NOT_A_CLIENT = ("Tickets are opened by mail only from the address of a store customer's account; write from "
+                 "that address. Staff open tickets from the CLI or the API.")
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -89,6 +92,11 @@ class Decision:
     refusal: Refused | None = None
     loop_event: Event | None = None  # what the loop breaker counts of it
 
+    @property
+    def told(self) -> str:
+        """The reason as the sender may hear it (`reason` is the record for staff)."""
+        return self.refusal.text if self.refusal is not None else self.reason
+
 
 class Intake:
     def __init__(self, commits: GroupCommit, mailer: Mailer, deliverability: Deliverability,
@@ -104,10 +112,9 @@ class Intake:
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         """Decide and commit. Raises StorageUnavailable when nothing could be recorded."""
-        unique: dict[str, str] = {}  # RCPT TO may name one address twice: one outcome for it
-        for recipient in delivery.recipients:
-            unique.setdefault(recipient.lower(), recipient)
-        delivery = replace(delivery, recipients=tuple(unique.values()))
+        # one outcome per address, however often and in whatever spelling the envelope names it
+        canonical = (self.addresses.canonical(r) or r.lower() for r in delivery.recipients)
+        delivery = replace(delivery, recipients=tuple(dict.fromkeys(canonical)))
         try:
             try:
                 return self._record(raw, delivery)
@@ -245,7 +252,7 @@ class Intake:
                     self._tell_staff(session, ticket_id, mail, str(held))
         if delivery.channel == "imap":  # no SMTP reply can tell the sender: every refusal gets a notice
             self.notices.send(session, mail, delivery.sender, inbound.id,
-                              [(d.recipient, d.reason) for d in decisions if d.outcome == Outcome.REFUSED], now)
+                              [(d.recipient, d.told) for d in decisions if d.outcome == Outcome.REFUSED], now)
         else:
             self._notice_refused_parts(session, mail, decisions)
         return decisions
@@ -310,7 +317,7 @@ class Intake:
 
     @staticmethod
     def _refused(recipient: str, refusal: Refused, ticket_id: int | None = None) -> Decision:
-        return Decision(recipient, Outcome.REFUSED, refusal.text, ticket_id, refusal=refusal)
+        return Decision(recipient, Outcome.REFUSED, refusal.record, ticket_id, refusal=refusal)
 
     def _bounce(self, session: Session, inbound: InboundMessage, recipient: str, route, kind: Classification,
                 now: datetime) -> Decision:
@@ -390,11 +397,12 @@ class Intake:
             session.add(account)
             session.flush()
         if account is None:
-            raise Refused(Reason.UNKNOWN_SENDER,
-                          f"{sender} has no store account; write from the address of your store account.")
+            raise Refused(Reason.UNKNOWN_SENDER, _NOT_A_CLIENT,
+                          record=f"{sender} has no store account; write from the address of your store account.")
         if account.role.is_staff:
-            raise Refused(Reason.STAFF_TO_SUPPORT,
-                          "Staff open tickets for a client from the CLI or the API, not by mail to the support address.")
+            raise Refused(Reason.STAFF_TO_SUPPORT, _NOT_A_CLIENT,
+                          record=f"{sender} is a {account.role.value} account: staff open tickets for a client "
+                                 "from the CLI or the API, not by mail to the support address.")
         self.breaker.check(session, sender, False, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
         ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
@@ -454,7 +462,7 @@ class Intake:
             return
         account = find_account(session, mail.from_addresses[0])
         if account is not None:
-            self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.reason) for d in refused])
+            self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.told) for d in refused])
 
 
 def _proven(route) -> bool:

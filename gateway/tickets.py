@@ -13,6 +13,7 @@ from gateway.access import require_post_access
 from gateway.errors import Reason, Refused
 from gateway.fanout import alert_staff, fan_out
 from gateway.mailer import Mailer
+from gateway.plain_text import one_line
 from storage.models import Account, Attachment, Post, PostSource, Role, Ticket, TicketStatus
 
 MAX_SUBJECT = 200
@@ -55,7 +56,7 @@ def posts_of(session: Session, ticket: Ticket) -> list[Post]:
 
 
 def clean_subject(subject: str) -> str:
-    subject = " ".join((subject or "").split())
+    subject = one_line(subject or "")
     return subject[:MAX_SUBJECT] or "(no subject)"
 
 

@@ -150,7 +150,8 @@ class BounceRoute:
 
 Route = SupportRoute | ReplyRoute | InviteRoute | BounceRoute
 
-_TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>\d{1,12})(?:-(?P<b>\d{1,12}))?-(?P<mac>[a-z2-7]{%d})$" % MAC_CHARS)
+_TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>[0-9]{1,12})(?:-(?P<b>[0-9]{1,12}))?-(?P<mac>[a-z2-7]{%d})$" % MAC_CHARS)
+_CANONICAL_NUMBER = re.compile(r"0|[1-9][0-9]*")  # as the gateway writes numbers: 7, never 007
 
 
 _OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")  # gateway.mailer: "<kind>.<32 hex>[.<recipient id>]"
@@ -181,21 +182,37 @@ class AddressBook:
         local, _, domain = address.rpartition("@")
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 
+    def canonical(self, address: str) -> str | None:
+        """The one form of a served address (as the gateway writes it), or None when it serves none."""
+        route = self.route(address)
+        if isinstance(route, SupportRoute):
+            return self.support_address
+        if isinstance(route, ReplyRoute):
+            return self.reply_address(route.ticket, route.account)
+        if isinstance(route, InviteRoute):
+            return self.invite_address(route.ticket, route.account)
+        if isinstance(route, BounceRoute):
+            return self.bounce_address(route.outbox)
+        return None
+
     def is_our_message_id(self, message_id: str | None) -> bool:
         """A Message-ID the gateway made (see gateway.mailer)."""
         local, _, domain = (message_id or "").lower().rpartition("@")
         return domain == self.domain and bool(_OUR_MESSAGE_ID.match(local))
 
     def route(self, address: str) -> Route | None:
-        """What an envelope recipient means, or None when the gateway does not serve it."""
-        address = normalize(address).strip("<>")
-        if address == self.support_address:
+        """What an envelope recipient means, or None when the gateway does not serve it.
+
+        A gateway address is taken only in the form the gateway writes it (ASCII letters in any
+        case): an alias of it, such as a zero-padded number, is an address the gateway does not serve."""
+        address = address.strip().strip("<>")
+        if normalize(address) == self.support_address:
             return SupportRoute()
         local, _, domain = address.rpartition("@")
-        if domain != self.domain:
+        if normalize(domain) != self.domain or not local.isascii():
             return None
-        match = _TOKEN.match(local)
-        if not match:
+        match = _TOKEN.match(local.lower())
+        if not match or not all(_CANONICAL_NUMBER.fullmatch(n) for n in (match["a"], match["b"]) if n is not None):
             return None
         kind, a, b, mac = match["kind"], int(match["a"]), match["b"], match["mac"]
         if kind == "b":

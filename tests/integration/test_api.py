@@ -107,3 +107,29 @@ def test_bad_bodies_get_a_clear_error_and_change_nothing(gw, people, ticket, sta
     result = api(gw, "POST", f"/api/tickets/{ticket}/posts", staff_token, body=body)
     assert (result.status, result.json()["error"]) == (status, error)
     assert len(show(ticket)["posts"]) == 1
+
+
+def test_deep_json_is_refused_after_the_token_is_checked(gw, people, ticket, staff_token):
+    deep = b'{"body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert api(gw, "POST", f"/api/tickets/{ticket}/posts", "gwt_not-a-real-token", body=deep).status == 401
+    result = api(gw, "POST", f"/api/tickets/{ticket}/posts", staff_token, body=deep)
+    assert (result.status, result.json()["error"]) == (400, "bad_json")
+    assert "nested too deeply" in result.json()["message"]
+    nested = {"body": "Still fine", "extra": [[[["brackets [[[ in strings do not count"]]]]}
+    assert api(gw, "POST", f"/api/tickets/{ticket}/posts", staff_token, nested).status == 201
+    assert [p["body"] for p in posts(ticket)][1:] == ["Still fine"]
+
+
+def test_a_number_too_long_to_read_is_a_bad_body(gw, people, ticket, staff_token):
+    result = api(gw, "POST", f"/api/tickets/{ticket}/posts", staff_token, body=b'{"n": ' + b"9" * 5000 + b"}")
+    assert (result.status, result.json()["error"]) == (400, "bad_json")
+
+
+def test_control_characters_leave_a_subject_once_so_stored_and_sent_agree(gw, sink, people, staff_token):
+    result = api(gw, "POST", "/api/tickets", staff_token,
+                 {"owner": people.owner, "subject": "Your\x00 order\x1b[2J\r\nBcc: eve@evil.test\x9b", "body": "Hi"})
+    assert result.status == 201
+    stored = show(result.json()["number"])["subject"]
+    assert stored == "Your order[2J Bcc: eve@evil.test"
+    sent = sink.wait_for(1, to=people.owner)[0].header("Subject")
+    assert sent.endswith(stored) and "\x00" not in sent and "\x1b" not in sent

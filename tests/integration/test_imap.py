@@ -48,7 +48,7 @@ def test_a_refusal_is_answered_with_a_notice_rate_limited_per_address(gw, doveco
     dovecot.append(make_mail("stranger@elsewhere.test", "support@gw.test", "Hello?", "Do you sell tea?"))
     notice = sink.wait_for(1, to="stranger@elsewhere.test")[0]
     assert notice.header("Subject").startswith("Not delivered")
-    assert "no store account" in notice.text
+    assert "only from the address of a store customer" in notice.text
     assert notice.header("Auto-Submitted") == "auto-generated"
     wait_until(lambda: len(outcomes(gw)) == 6, what="every message decided")
     assert outcomes(gw) == [Outcome.REFUSED] * 6

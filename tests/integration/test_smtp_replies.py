@@ -33,6 +33,21 @@ def test_unserved_addresses_get_550_at_rcpt(gw, people, address):
     assert (code, message) == (550, b"5.1.1 No such recipient here")
 
 
+def test_one_message_to_a_reply_address_and_its_aliases_posts_once(gw, people, ticket):
+    raw, address = owner_reply(gw, people, ticket, "Only once, please")
+    with gw.smtp() as client:
+        client.ehlo("client.test")
+        client.mail(people.owner)
+        assert client.rcpt(address)[0] == 250
+        assert client.rcpt(address.replace(f"r-{ticket}-", f"r-00{ticket}-", 1)) == (550, b"5.1.1 No such recipient here")
+        assert client.rcpt(address.upper())[0] == 250  # mail systems change case: the same address
+        assert client.data(raw) == (250, b"2.0.0 OK: posted")
+    assert posts(ticket).count("Only once, please") == 1
+    assert [(o["recipient"], o["outcome"]) for o in cli("inbound", "list", "--json").json()] == [(address, "posted")]
+    assert gw.send(raw, people.owner, address.upper()).message == "2.0.0 OK: duplicate"
+    assert posts(ticket).count("Only once, please") == 1
+
+
 def test_a_rule_refusal_gets_550_with_one_readable_line(gw, people, ticket):
     raw, address = owner_reply(gw, people, ticket, "hello")
     result = gw.send(raw.replace(people.owner.encode(), b"carol@client.test", 1), "carol@client.test", address)

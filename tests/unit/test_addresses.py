@@ -107,3 +107,29 @@ def test_our_message_ids_are_recognised(book):
     assert not book.is_our_message_id("post.0123456789abcdef0123456789abcdef@other.test")
     assert not book.is_our_message_id("CAF=abc@mail.gmail.com")
     assert not book.is_our_message_id(None)
+
+
+
+@pytest.mark.parametrize("alias", [
+    lambda a, n: a.replace("r-12-", "r-012-", 1),                 # zero-padded ticket
+    lambda a, n: a.replace(f"-{n}-", f"-00{n}-", 1),              # zero-padded account
+    lambda a, n: a.replace("r-12-", "r-\u0661\u0662-", 1),        # the same number in Arabic-Indic digits
+    lambda a, n: a[:a.rindex("k")] + "\u212a" + a[a.rindex("k") + 1:],  # KELVIN SIGN, which lowercases to "k"
+])
+def test_only_the_form_the_gateway_writes_is_served(book, alias):
+    account = next(n for n in range(1, 1000) if "k" in book.reply_address(12, n).split("-")[-1])
+    address = book.reply_address(12, account)
+    assert book.route(address) == ReplyRoute(12, account)
+    assert book.route(alias(address, account)) is None and book.canonical(alias(address, account)) is None
+
+
+def test_padded_bounce_addresses_are_not_served(book):
+    assert book.route(book.bounce_address(5).replace("b-5-", "b-05-")) is None
+
+
+def test_every_served_spelling_has_one_canonical_form(book):
+    reply = book.reply_address(12, 34)
+    assert book.canonical(f"<{reply.upper()}>") == reply
+    assert book.canonical("Support@GW.test") == "support@gw.test"
+    assert book.canonical(book.bounce_address(9).upper()) == book.bounce_address(9)
+    assert book.canonical("someone@else.test") is None

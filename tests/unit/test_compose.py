@@ -39,6 +39,14 @@ def test_crlf_in_user_text_never_makes_a_header():
     assert "victim@evil.test" in msg["Subject"]
 
 
+def test_control_characters_never_reach_a_header():
+    raw = build_message(envelope(subject="[#1] Or\x00der\x1b[31m 12\x85\x9b", to_name="D\x07an\tLee"), "t", "h")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert not any(byte < 32 and byte not in b"\r\n" or byte == 127 for byte in head)
+    msg = parse(raw)
+    assert msg["Subject"] == "[#1] Order[31m 12" and msg["To"] == "Dan Lee <dan@client.test>"
+
+
 def test_non_ascii_names_subjects_and_bodies_round_trip():
     raw = build_message(envelope(subject="[#1] Café crème ☕", to_name="Zoë Ñúñez"), "Grüße ☕", "<p>Grüße</p>")
     raw.decode("ascii")  # 7-bit clean on the wire
