@@ -382,10 +382,10 @@ class Intake:
         if ticket is None or account is None:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
-        self.breaker.check(session, account.email, _proven(route), ticket.id, now)
+        self.breaker.check(session, account.email, True, ticket.id, now)
         post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail, content), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id,
-                        loop_event=Event(ticket.id, _proven(route), held=False))
+                        loop_event=Event(ticket.id, proven=True, held=False))
 
     def _new_ticket(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content,
                     recipient: str,
