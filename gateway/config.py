@@ -17,6 +17,15 @@ PREFIX = "GATEWAY_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _templates() -> Path:
+    """Where a wheel puts the templates (pyproject.toml: package gateway.templates), else the checkout's."""
+    installed = Path(__file__).resolve().parent / "templates"
+    return installed if installed.is_dir() else REPO_ROOT / "templates"
+
+
+TEMPLATES = _templates()
+
+
 class ConfigError(ValueError):
     """A setting has a value the gateway cannot use."""
 
@@ -100,7 +109,7 @@ class Settings:
     imap_lease: int = 60  # one poller per folder across processes; another takes over after this
     imap_notice_limit: int = 3  # refusal notices per address per imap_notice_window
     imap_notice_window: int = 3600
-    templates_dir: str = str(REPO_ROOT / "templates")
+    templates_dir: str = str(TEMPLATES)
     log_level: str = "INFO"
 
     @property
