@@ -124,10 +124,6 @@ class Settings:
     def relay_configured(self) -> bool:
         return bool(self.relay_host)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 NEW_TICKET_ALERTS = ("none", "admins", "staff")  # staff: every staff and admin account
 

@@ -70,10 +70,6 @@ class Delivery:
     recipients: tuple[str, ...]
     channel: str  # smtp | imap
 
-    @property
-    def null_sender(self) -> bool:
-        return self.sender is not None and self.sender.strip("<>") == ""
-
 
 @dataclass(frozen=True)
 class DedupeKeys:

@@ -165,10 +165,6 @@ class Ticket(Base):
     creator: Mapped[Account] = relationship(foreign_keys=[creator_id])
 
     @property
-    def number(self) -> int:
-        return self.id
-
-    @property
     def is_active(self) -> bool:
         return self.status != TicketStatus.CLOSED
 

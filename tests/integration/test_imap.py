@@ -237,7 +237,7 @@ def test_delivery_from_headers():
     raw = (f"Return-Path: <>\r\nDelivered-To: support@gw.test\r\nTo: Store <{reply_.upper()}>\r\n"
            f"Cc: someone@else.test\r\nFrom: a@b.test\r\nSubject: x\r\n\r\nbody\r\n").encode()
     delivery = delivery_for(raw, book)
-    assert delivery.recipients == (reply_,) and delivery.sender == "" and delivery.null_sender
+    assert delivery.recipients == (reply_,) and delivery.sender == ""
     assert delivery.channel == "imap"
     plain = delivery_for(b"From: a@b.test\r\nTo: someone@else.test\r\n\r\nhi\r\n", book)
     assert plain.recipients == ("support@gw.test",) and plain.sender is None
