@@ -24,7 +24,7 @@ from gateway.errors import Refused
 from gateway.terminal import shown, shown_json
 from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
 from gateway.views import delegate_view, ticket_view, when
-from storage.db import transaction, upgrade
+from storage.db import STORAGE_DOWN, transaction, upgrade
 from storage.models import InboundMessage, InboundOutcome, PostSource, Role, utcnow
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
     except Refused as refusal:
         print(f"error: {shown(refusal.text, lines=True)}", file=sys.stderr)
         return EXIT_REFUSED
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
+    except (*STORAGE_DOWN, sa_exc.ProgrammingError) as exc:  # ProgrammingError: no schema yet (PostgreSQL)
         detail = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else type(exc).__name__
         print(f"error: database unavailable or not set up ({detail}); run 'gateway db upgrade'", file=sys.stderr)
         return EXIT_UNAVAILABLE
