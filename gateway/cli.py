@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
@@ -46,10 +46,10 @@ class Output:
                 print(shown(text, lines=True))
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
+def _table(rows: Sequence[Sequence[object]], header: list[str]) -> str:
     if not rows:
         return "(none)"
-    cells = [[shown(c) for c in r] for r in [header, *rows]]
+    cells = [[shown(str(c)) for c in r] for r in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
         print(f"error: {shown(refusal.text, lines=True)}", file=sys.stderr)
         return EXIT_REFUSED
     except (*STORAGE_DOWN, sa_exc.ProgrammingError) as exc:  # ProgrammingError: no schema yet (PostgreSQL)
-        detail = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else type(exc).__name__
+        orig = getattr(exc, "orig", None)
+        detail = str(orig).splitlines()[0] if orig else type(exc).__name__
         print(f"error: database unavailable or not set up ({detail}); run 'gateway db upgrade'", file=sys.stderr)
         return EXIT_UNAVAILABLE

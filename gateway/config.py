@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 PREFIX = "GATEWAY_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +132,7 @@ _DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_t
                     "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window"}
 
 
-def _coerce(name: str, raw: object, default: object) -> object:
+def _coerce(name: str, raw: Any, default: object) -> object:
     try:
         if name in _DURATION_FIELDS:
             return parse_duration(str(raw))
@@ -152,7 +153,7 @@ def _coerce(name: str, raw: object, default: object) -> object:
 
 def load_settings(config_file: str | None = None, environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     config_file = config_file or env.get(f"{PREFIX}CONFIG")
     if config_file:
         try:
@@ -167,7 +168,8 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
     for name in known:
         if f"{PREFIX}{name.upper()}" in env:
             values[name] = env[f"{PREFIX}{name.upper()}"]
-    settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
+    coerced: dict[str, Any] = {name: _coerce(name, raw, known[name]) for name, raw in values.items()}
+    settings = Settings(**coerced)
     for name in ("invite_ttl", "delivery_lease", "relay_connections", "max_connections_per_client"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from gateway.accounts import accounts_with_roles
 from gateway.mailer import Mailer
+from storage.db import rows_changed
 from storage.models import Account, Delegate, DelegateStatus, OutboxMessage, OutboxStatus, Post, Role, Ticket
 
 
@@ -70,8 +71,8 @@ def fan_out(session: Session, mailer: Mailer, ticket: Ticket, post: Post, first:
     """Queue the post for everyone with access except its author, in one statement; returns how many copies."""
     kind = "ticket_opened" if first else "post"
     prefix, suffix = mailer.post_message_ids(kind)
-    return session.execute(_COPIES, {
+    return rows_changed(session, _COPIES, {
         "kind": kind, "ticket_id": ticket.id, "owner_id": ticket.owner_id, "creator_id": ticket.creator_id,
         "author_id": post.author_id, "post_id": post.id, "now": mailer.clock(), "id_prefix": prefix,
         "id_suffix": suffix,
-    }).rowcount
+    })

@@ -74,7 +74,7 @@ class AcceptPages:
         with transaction(self.sessions) as session:
             delegate = session.get(Delegate, delegate_id)
             state = link_state(delegate, self.clock())
-            if state != LinkState.VALID:
+            if delegate is None or state != LinkState.VALID:
                 return Invitation(state, {})
             return Invitation(state, {"ticket": delegate.ticket, "inviter": delegate.invited_by,
                                       "recipient": delegate.account})
@@ -82,7 +82,9 @@ class AcceptPages:
     def _accept(self, delegate_id: int) -> Invitation:
         with transaction(self.sessions) as session:
             delegate, state = accept(session, self.mailer, delegate_id, self.clock())
-            return Invitation(state, {"ticket": delegate.ticket} if state == LinkState.VALID else {})
+            if delegate is None or state != LinkState.VALID:
+                return Invitation(state, {})
+            return Invitation(state, {"ticket": delegate.ticket})
 
     async def show(self, request: web.Request) -> web.Response:
         delegate_id = self.links.read_accept_token(request.match_info["token"])

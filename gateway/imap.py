@@ -51,7 +51,7 @@ from gateway.errors import StorageUnavailable
 from gateway.jobs import Jobs
 from gateway.pipeline import Delivery, Intake
 from parsers.addresses import AddressBook, SupportRoute, normalize, redact
-from storage.db import STORAGE_DOWN, transaction
+from storage.db import STORAGE_DOWN, rows_changed, transaction
 from storage.models import MailboxCursor, Outcome
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,11 @@ class Lease:
                 return False
         # one conditional UPDATE: of two processes racing for a free lease, one matches
         with transaction(self.sessions) as session:
-            taken = session.execute(
-                update(MailboxCursor)
-                .where(MailboxCursor.mailbox == self.mailbox,
-                       or_(MailboxCursor.holder.is_(None), MailboxCursor.holder == self.holder,
-                           MailboxCursor.lease_until.is_(None), MailboxCursor.lease_until < now))
-                .values(holder=self.holder, lease_until=now + self.ttl)).rowcount == 1
+            taken = rows_changed(session, update(MailboxCursor).where(
+                MailboxCursor.mailbox == self.mailbox,
+                or_(MailboxCursor.holder.is_(None), MailboxCursor.holder == self.holder,
+                    MailboxCursor.lease_until.is_(None), MailboxCursor.lease_until < now))
+                .values(holder=self.holder, lease_until=now + self.ttl)) == 1
         if taken and previous not in (None, self.holder):
             log.warning("IMAP %s: taking over from %s, whose lease ran out", self.mailbox, previous)
         return taken
@@ -158,11 +157,10 @@ class Lease:
     def renew(self) -> None:
         """Raises LeaseLost when another process holds the folder now."""
         with transaction(self.sessions) as session:
-            result = session.execute(
-                update(MailboxCursor)
-                .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder)
-                .values(lease_until=wall_clock() + self.ttl))
-            if result.rowcount != 1:
+            renewed = rows_changed(session, update(MailboxCursor)
+                                   .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder)
+                                   .values(lease_until=wall_clock() + self.ttl))
+            if renewed != 1:
                 raise LeaseLost(self.mailbox)
 
     def release(self) -> None:
@@ -190,12 +188,11 @@ class Lease:
 
     def advance(self, uidvalidity: int, uid: int) -> None:
         with transaction(self.sessions) as session:
-            result = session.execute(
-                update(MailboxCursor)
-                .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder,
-                       MailboxCursor.uidvalidity == uidvalidity, MailboxCursor.last_uid < uid)
-                .values(last_uid=uid, lease_until=wall_clock() + self.ttl))
-            if result.rowcount != 1:
+            moved = rows_changed(session, update(MailboxCursor)
+                                 .where(MailboxCursor.mailbox == self.mailbox, MailboxCursor.holder == self.holder,
+                                        MailboxCursor.uidvalidity == uidvalidity, MailboxCursor.last_uid < uid)
+                                 .values(last_uid=uid, lease_until=wall_clock() + self.ttl))
+            if moved != 1:
                 row = session.get(MailboxCursor, self.mailbox)
                 if row is None or row.holder != self.holder or row.uidvalidity != uidvalidity:
                     raise LeaseLost(self.mailbox)
@@ -214,7 +211,7 @@ class MailboxPoller:
         self.folders = [FolderReader(self, folder) for folder in settings.imap_folders]
         self._leasing = threading.Lock()  # held by a run of the lease job; stop() waits for it
         self._jobs: Jobs | None = None
-        self._after_commit: Callable[[], None] = lambda: None
+        self._after_commit: Callable[[], object] = lambda: None
 
     async def start(self, jobs: Jobs, after_commit: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()

@@ -16,11 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from typing import cast
+
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
 from gateway.errors import Held
+from storage.db import rows_changed
 from storage.models import LoopEvent
 
 
@@ -62,12 +65,12 @@ class LoopBreaker:
     def count(session: Session, sender: str | None, events: list[Event], now: datetime) -> None:
         """One row per post, new ticket or held message that `sender` caused."""
         if sender is not None and events:
-            session.execute(insert(LoopEvent.__table__),
+            session.execute(insert(cast(Table, LoopEvent.__table__)),
                             [{"sender": sender, "ticket_id": e.ticket_id, "proven": e.proven, "held": e.held,
                               "at": now} for e in events])
 
     def prune(self, session: Session, now: datetime) -> int:
-        return session.execute(delete(LoopEvent).where(LoopEvent.at < now - timedelta(seconds=self.window))).rowcount
+        return rows_changed(session, delete(LoopEvent).where(LoopEvent.at < now - timedelta(seconds=self.window)))
 
 
 def _count(match, held: bool, limit: int):

@@ -77,7 +77,7 @@ class RefusalNotices:
         if self.limit <= 0:
             return "notices turned off"
         recent = session.scalar(select(func.count()).select_from(RefusalNotice).where(
-            RefusalNotice.address == address, RefusalNotice.sent_at > now - self.window))
+            RefusalNotice.address == address, RefusalNotice.sent_at > now - self.window)) or 0
         if recent >= self.limit:
             return f"{redact(address)} already got {recent} notice(s) recently"
         return None

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.access import access_of
@@ -127,39 +128,48 @@ class Intake:
 
     def _record(self, raw: bytes, delivery: Delivery) -> list[Decision]:
         try:
-            mail: ParsedMail | None = parse_message(raw)
-            malformed = None
+            mail = parse_message(raw)
         except MalformedMessage as exc:
-            mail, malformed = None, exc
+            return self._record_unreadable(raw, delivery, exc)
         # what needs no database is done before the transaction: on SQLite it holds the one write lock
-        kind = classify(mail, delivery.sender) if mail is not None else None
+        kind = classify(mail, delivery.sender)
         # what the message's structure alone says: it decides for the people the gateway knows
-        declared = classify(mail, delivery.sender, wording=False) if kind and kind.kind != Kind.POST else kind
-        content = reply_content(mail) if declared is not None and declared.kind == Kind.POST else None
-        body = hashlib.sha256(body_bytes(raw)).hexdigest() if mail is not None else None
+        declared = classify(mail, delivery.sender, wording=False) if kind.kind != Kind.POST else kind
+        content = reply_content(mail) if declared.kind == Kind.POST else None
+        body = hashlib.sha256(body_bytes(raw)).hexdigest()
         now = self.clock()
 
         def record(session: Session) -> list[Decision]:
             inbound = self._store_raw(session, raw, delivery, mail, now)
-            keys: dict[str, DedupeKeys] = {}
-            if mail is None:
-                refusal = Refused(Reason.MALFORMED, f"The message could not be read: {malformed}.")
-                decisions = [self._refused(r, refusal) for r in delivery.recipients]
-            else:
-                keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
-                decisions = self._decide(session, inbound, keys, mail, kind, declared, content, delivery, now)
-            session.flush()  # what the decisions made goes first: the outcomes point at it
-            outcomes = []
-            for decision in decisions:
-                kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
-                outcomes.append({"message_id": inbound.id, "recipient": decision.recipient,
-                                 "outcome": decision.outcome, "reason": decision.reason,
-                                 "ticket_id": decision.ticket_id, "dedupe_key": kept.by_message_id,
-                                 "content_key": kept.by_content})
-            session.execute(insert(InboundOutcome.__table__), outcomes)
-            self.breaker.count(session, inbound.sender, [d.loop_event for d in decisions if d.loop_event], now)
+            keys = {r: self._dedupe_keys(inbound, body, mail, r) for r in delivery.recipients}
+            decisions = self._decide(session, inbound, keys, mail, kind, declared, content, delivery, now)
+            self._record_outcomes(session, inbound, decisions, keys, now)
             return decisions
         return self.commits.run(record)
+
+    def _record_unreadable(self, raw: bytes, delivery: Delivery, error: MalformedMessage) -> list[Decision]:
+        refusal = Refused(Reason.MALFORMED, f"The message could not be read: {error}.")
+        now = self.clock()
+
+        def record(session: Session) -> list[Decision]:
+            inbound = self._store_raw(session, raw, delivery, None, now)
+            decisions = [self._refused(r, refusal) for r in delivery.recipients]
+            self._record_outcomes(session, inbound, decisions, {}, now)
+            return decisions
+        return self.commits.run(record)
+
+    def _record_outcomes(self, session: Session, inbound: InboundMessage, decisions: list[Decision],
+                         keys: dict[str, DedupeKeys], now: datetime) -> None:
+        session.flush()  # what the decisions made goes first: the outcomes point at it
+        outcomes = []
+        for decision in decisions:
+            kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
+            outcomes.append({"message_id": inbound.id, "recipient": decision.recipient,
+                             "outcome": decision.outcome, "reason": decision.reason,
+                             "ticket_id": decision.ticket_id, "dedupe_key": kept.by_message_id,
+                             "content_key": kept.by_content})
+        session.execute(insert(cast(Table, InboundOutcome.__table__)), outcomes)
+        self.breaker.count(session, inbound.sender, [d.loop_event for d in decisions if d.loop_event], now)
 
     def _hold(self, raw: bytes, delivery: Delivery, error: Exception) -> list[Decision]:
         reason = f"held: processing failed ({type(error).__name__}); kept for staff to look at"
@@ -226,6 +236,7 @@ class Intake:
         if kind.kind == Kind.AUTO_REPLY:
             return [Decision(r, Outcome.AUTO_REPLY, f"automatic reply ({kind.reason}); not posted")
                     for r in delivery.recipients]
+        assert content is not None  # read for every message that may post
         decisions = []
         for recipient in delivery.recipients:
             duplicate = self._earlier(session, keys[recipient])

@@ -180,10 +180,14 @@ class GatewaySMTP(SMTP):
         super()._reset_timeout()
 
     async def _advancing(self, command) -> None:
-        before = (self.envelope.mail_from, len(self.envelope.rcpt_tos))
+        before = self._transaction()
         await command
-        if (self.envelope.mail_from, len(self.envelope.rcpt_tos)) != before:
+        if self._transaction() != before:
             self._restart_idle_timer()
+
+    def _transaction(self) -> tuple[str | None, int]:
+        envelope = self.envelope
+        return (envelope.mail_from, len(envelope.rcpt_tos)) if envelope is not None else (None, 0)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         await self._advancing(super().smtp_MAIL(arg))
@@ -192,7 +196,7 @@ class GatewaySMTP(SMTP):
         await self._advancing(super().smtp_RCPT(arg))
 
     async def smtp_DATA(self, arg: str) -> None:
-        if self.envelope.rcpt_tos:  # the message's transfer and processing get the whole idle limit
+        if self._transaction()[1]:  # the message's transfer and processing get the whole idle limit
             self._restart_idle_timer()
         await super().smtp_DATA(arg)
 

@@ -9,13 +9,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # the database cannot be reached (or went away): the caller should answer "try again later"
 STORAGE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.DisconnectionError)
+
+
+def rows_changed(session: Session, statement: Executable, params: dict[str, Any] | None = None) -> int:
+    """Runs an INSERT, UPDATE or DELETE; how many rows it wrote."""
+    return cast(CursorResult, session.execute(statement, params)).rowcount
 
 
 def make_engine(url: str) -> Engine:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,7 +73,7 @@ class GroupCommit:
                     self._turn.notify_all()
         if unit.error is not None:
             raise unit.error
-        return unit.value
+        return cast(T, unit.value)
 
     def _must_wait(self, unit: _Unit) -> bool:
         if unit.taken:  # in another thread's batch

@@ -144,11 +144,12 @@ def test_control_characters_from_mail_are_printed_as_visible_escapes(gw, people)
         out = cli(*args).out
         assert not any(c in out for c in RAW_CONTROLS), (args, out)
     shown = cli("ticket", "show", number).out
-    assert "Refund \\x1b]0;owned\\x07 now\\x1b[2J \\u202eelif.exe" in shown
+    # a subject is one line of text: its controls were dropped when it was stored, its bidi override is shown
+    assert "Refund ]0;owned now[2J \\u202eelif.exe" in shown
     assert "  Line one\tcolumn\n  Clear \\x1b[2J\\x9b31m red\n  overwritten \\u2066isolated\\u2069" in shown
 
     printed = cli("ticket", "show", number, "--json")
     assert not any(c in printed.out for c in RAW_CONTROLS)
     data = printed.json()  # the same text, escaped the JSON way
-    assert data["subject"].startswith("Refund \x1b]0;owned\x07") and "\x9b31m" in data["posts"][0]["body"]
+    assert data["subject"] == "Refund ]0;owned now[2J \u202eelif.exe" and "\x9b31m" in data["posts"][0]["body"]
 
