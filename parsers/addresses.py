@@ -18,23 +18,24 @@ import hmac
 import re
 from dataclasses import dataclass
 
+import idna
 from flanker.addresslib import address as _flanker_address
 
 MAC_CHARS = 20  # 100 bits
 
 
 def parse_mailbox(text: str | None) -> str | None:
-    """One mailbox (with or without display name) -> lowercased addr-spec, or None."""
+    """One mailbox (with or without display name) -> its normalized addr-spec, or None."""
     if not text:
         return None
     parsed = _flanker_address.parse(text, addr_spec_only=False, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return normalize(parsed.address)
+    return next(iter(_as_written([parsed], text)), None)
 
 
 def parse_mailbox_list(text: str | None) -> list[str]:
-    """A header value with any number of mailboxes -> their lowercased addr-specs.
+    """A header value with any number of mailboxes -> their normalized addr-specs.
 
     `text` is the value as it was sent: RFC 2047 encoded words still encoded, so that a display
     name which decodes to a comma ("Müller, Bernd") or to an address is never read as one. What
@@ -47,7 +48,7 @@ def parse_mailbox_list(text: str | None) -> list[str]:
         lenient = lenient_mailbox(text)
         if lenient:
             return [lenient]
-    return [normalize(a.address) for a in parsed if getattr(a, "addr_type", "email") == "email"]
+    return _as_written([a for a in parsed if getattr(a, "addr_type", "email") == "email"], text)
 
 
 def lenient_mailbox(text: str) -> str | None:
@@ -63,10 +64,36 @@ def lenient_mailbox(text: str) -> str | None:
     opening, closing = outside.index("<"), outside.index(">")
     if closing < opening or outside[closing + 1:].strip() or "@" in outside[:opening]:
         return None
-    parsed = _flanker_address.parse(text[opening + 1:closing].strip(), addr_spec_only=True, strict=True)
+    addr_spec = text[opening + 1:closing].strip()
+    parsed = _flanker_address.parse(addr_spec, addr_spec_only=True, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return normalize(parsed.address)
+    return next(iter(_as_written([parsed], addr_spec)), None)
+
+
+_WRITTEN_DOMAIN = re.compile(r'@\s*(\[[^\]]*\]|[^\s<>()\[\],;:"@\\]+)')
+
+
+def _as_written(parsed: list, text: str) -> list[str]:
+    """Flanker's addresses, normalized from their domains as `text` writes them, in order.
+
+    Flanker lowercases a domain with str.lower(), which folds some other characters onto ASCII
+    letters (KELVIN SIGN becomes "k"). So each address takes the next domain written in `text`
+    (outside quoted strings and comments) that flanker's reads as, and is normalized from what is
+    written: a domain that only a fold makes valid is no domain, and its address is left out."""
+    written = _WRITTEN_DOMAIN.findall(_outside_quotes_and_comments(text) or text)
+    found: list[str] = []
+    start = 0
+    for address in parsed:
+        read = a_labels(address.hostname)
+        at = next((i for i in range(start, len(written)) if a_labels(written[i].lower()) == read), None)
+        if at is None:
+            continue
+        start = at + 1
+        domain = a_labels(written[at])
+        if read is not None and domain is not None:
+            found.append(f"{_ascii_lower(address.mailbox)}@{domain}")
+    return found
 
 
 def _outside_quotes_and_comments(text: str) -> str | None:
@@ -95,7 +122,39 @@ def _outside_quotes_and_comments(text: str) -> str | None:
 
 
 def normalize(address: str) -> str:
-    return address.strip().lower()
+    """An address in the one form the gateway stores and compares: ASCII letters lowercased and no
+    other character changed (no Unicode case or compatibility folding: KELVIN SIGN is not "k"), an
+    internationalised domain as its A-labels ("bücher.test" -> "xn--bcher-kva.test"). A domain that
+    is not a valid IDN stays as written, so it can match no stored address."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return _ascii_lower(domain)
+    return f"{_ascii_lower(local)}@{a_labels(domain) or _ascii_lower(domain)}"
+
+
+def a_labels(domain: str) -> str | None:
+    """A domain in ASCII lowercase, its internationalised labels as A-labels (IDNA 2008, without the
+    UTS 46 mapping, which folds); None when it is not a valid domain name."""
+    domain = _ascii_lower(domain)
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
+
+
+def is_ascii_address(address: str) -> bool:
+    """Whether an address, normalized, is all ASCII: whether it can be sent to without SMTPUTF8."""
+    local, _, domain = normalize(address).rpartition("@")
+    return local.isascii() and domain.isascii()
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
 
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
@@ -168,7 +227,7 @@ class AddressBook:
         """The support address, or anything shaped like a gateway address, valid or not.
 
         Only the shape counts, not the domain alone: the gateway may share its domain with people."""
-        address = normalize(address).strip("<>")
+        address = normalize(address.strip().strip("<>"))
         local, _, domain = address.rpartition("@")
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 
@@ -179,7 +238,7 @@ class AddressBook:
 
     def route(self, address: str) -> Route | None:
         """What an envelope recipient means, or None when the gateway does not serve it."""
-        address = normalize(address).strip("<>")
+        address = normalize(address.strip().strip("<>"))
         if address == self.support_address:
             return SupportRoute()
         local, _, domain = address.rpartition("@")
