@@ -107,3 +107,16 @@ def test_bad_bodies_get_a_clear_error_and_change_nothing(gw, people, ticket, sta
     result = api(gw, "POST", f"/api/tickets/{ticket}/posts", staff_token, body=body)
     assert (result.status, result.json()["error"]) == (status, error)
     assert len(show(ticket)["posts"]) == 1
+
+
+def test_an_invitee_account_made_over_the_api_needs_an_ascii_local_part(gateway_with, sink, people, ticket,
+                                                                         staff_token):
+    running = gateway_with(create_invitee_accounts=True)
+    refused = api(running, "POST", f"/api/tickets/{ticket}/delegates", staff_token, {"email": "zoë@client.test"})
+    assert (refused.status, refused.json()["error"]) == (422, "invalid_input")
+    assert "the part before the @ must be ASCII" in refused.json()["message"]
+    invited = api(running, "POST", f"/api/tickets/{ticket}/delegates", staff_token, {"email": "zoe@Bücher.test"})
+    assert invited.status == 201, invited.json()
+    assert "/accept/" in sink.wait_for(1, to="zoe@xn--bcher-kva.test")[0].text
+    assert delegates(ticket) == {"zoe@xn--bcher-kva.test": "invited"}
+    assert "zoë@client.test" not in [a["email"] for a in cli("account", "list", "--json").json()]
