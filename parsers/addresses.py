@@ -31,7 +31,7 @@ def parse_mailbox(text: str | None) -> str | None:
     parsed = _flanker_address.parse(text, addr_spec_only=False, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return next(iter(_as_written([parsed], text)), None)
+    return _as_written([parsed], text)[0]
 
 
 def parse_mailbox_list(text: str | None) -> list[str]:
@@ -48,7 +48,8 @@ def parse_mailbox_list(text: str | None) -> list[str]:
         lenient = lenient_mailbox(text)
         if lenient:
             return [lenient]
-    return _as_written([a for a in parsed if getattr(a, "addr_type", "email") == "email"], text)
+    found = _as_written([a for a in parsed if getattr(a, "addr_type", "email") == "email"], text)
+    return [] if None in found else found  # never fewer mailboxes than the header names
 
 
 def lenient_mailbox(text: str) -> str | None:
@@ -68,31 +69,28 @@ def lenient_mailbox(text: str) -> str | None:
     parsed = _flanker_address.parse(addr_spec, addr_spec_only=True, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return next(iter(_as_written([parsed], addr_spec)), None)
+    return _as_written([parsed], addr_spec)[0]
 
 
 _WRITTEN_DOMAIN = re.compile(r'@\s*(\[[^\]]*\]|[^\s<>()\[\],;:"@\\]+)')
 
 
-def _as_written(parsed: list, text: str) -> list[str]:
-    """Flanker's addresses, normalized from their domains as `text` writes them, in order.
+def _as_written(parsed: list, text: str) -> list[str | None]:
+    """Flanker's addresses, in order, each normalized from its domain as `text` writes it.
 
     Flanker lowercases a domain with str.lower(), which folds some other characters onto ASCII
     letters (KELVIN SIGN becomes "k"). So each address takes the next domain written in `text`
     (outside quoted strings and comments) that flanker's reads as, and is normalized from what is
-    written: a domain that only a fold makes valid is no domain, and its address is left out."""
+    written: a domain that only a fold makes valid is no domain, and its address is None."""
     written = _WRITTEN_DOMAIN.findall(_outside_quotes_and_comments(text) or text)
-    found: list[str] = []
+    found: list[str | None] = []
     start = 0
     for address in parsed:
         read = a_labels(address.hostname)
         at = next((i for i in range(start, len(written)) if a_labels(written[i].lower()) == read), None)
-        if at is None:
-            continue
-        start = at + 1
-        domain = a_labels(written[at])
-        if read is not None and domain is not None:
-            found.append(f"{_ascii_lower(address.mailbox)}@{domain}")
+        domain = a_labels(written[at]) if at is not None and read is not None else None
+        start = start if at is None else at + 1
+        found.append(f"{_ascii_lower(address.mailbox)}@{domain}" if domain is not None else None)
     return found
 
 
