@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import Reason, Refused
 from gateway.plain_text import one_line
-from parsers.addresses import normalize, parse_mailbox
+from parsers.addresses import is_ascii_address, normalize, parse_mailbox
 from storage.models import Account, Role
 
 
@@ -17,6 +17,15 @@ def valid_email(text: str) -> str:
     if address is None or address != normalize(text.strip()):
         raise Refused(Reason.INVALID_INPUT, f"not an email address: {text!r}")
     return address
+
+
+def require_mailable(address: str) -> None:
+    """Refused unless the gateway can send to `address`: it sends without SMTPUTF8, so the part before
+    the @ must be ASCII (a domain is stored and sent as A-labels)."""
+    if not is_ascii_address(address):
+        raise Refused(Reason.INVALID_INPUT,
+                      f"{address} cannot receive the gateway's mail: the part before the @ must be ASCII "
+                      "(the gateway does not send internationalised addresses); use another address.")
 
 
 def find_account(session: Session, email: str) -> Account | None:
@@ -32,6 +41,7 @@ def get_account(session: Session, email: str) -> Account:
 
 def add_account(session: Session, email: str, name: str, role: Role) -> Account:
     address = valid_email(email)
+    require_mailable(address)
     if find_account(session, address) is not None:
         raise Refused(Reason.ACCOUNT_EXISTS, f"{address} already has an account.")
     name = one_line(name)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.accounts import find_account, name_from_address, valid_email
+from gateway.accounts import find_account, name_from_address, require_mailable, valid_email
 from gateway.errors import Reason, Refused
 from gateway.mailer import Mailer
 from storage.models import (
@@ -41,6 +41,7 @@ def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str,
     if not ticket.is_active:
         raise Refused(Reason.TICKET_CLOSED, f"Ticket #{ticket.id} is closed; reopen it before inviting delegates.")
     address = valid_email(invitee_email)
+    require_mailable(address)  # an invitation that cannot be sent would be a delegate who never hears of it
     invitee = find_account(session, address)
     if invitee is None:
         if not create_accounts:

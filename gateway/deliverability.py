@@ -30,6 +30,7 @@ from gateway.config import Settings
 from gateway.errors import Reason, Refused
 from gateway.fanout import staff_on
 from gateway.mailer import Mailer
+from parsers.addresses import normalize
 from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Deliverability:
     def record(self, session: Session, address: str, status: str | None, reason: str, now: datetime, *,
                outbox_id: int, ticket_id: int | None, inbound_id: int | None = None) -> Bounce:
         """Records one bounce of a copy to `address`; stops delivery when it tips the balance."""
-        address = address.lower()
+        address = normalize(address)
         bounce = Bounce(address=address, severity=severity_of(status), status=status, reason=reason[:2000],
                         at=now, outbox_id=outbox_id, inbound_id=inbound_id, ticket_id=ticket_id)
         session.add(bounce)
@@ -95,7 +96,7 @@ class Deliverability:
         stop.stopped_at, stop.reason, stop.resumed_at, stop.resumed_by_id = None, None, now, by.id
 
     def state(self, session: Session, address: str, now: datetime, recent: int = 10) -> DeliveryState:
-        address = address.lower()
+        address = normalize(address)
         stop = session.get(DeliveryStop, address)
         bounces = list(session.scalars(select(Bounce).where(Bounce.address == address)
                                        .order_by(Bounce.at.desc(), Bounce.id.desc()).limit(recent)))

@@ -26,7 +26,7 @@ from gateway.compose import EncodedAttachments, Envelope, OutboundAttachment, bu
     encode_attachments
 from gateway.config import Settings
 from gateway.render import Renderer
-from parsers.addresses import AddressBook, LinkSigner
+from parsers.addresses import AddressBook, LinkSigner, is_ascii_address, normalize
 from storage.models import Account, Attachment, Delegate, OutboxMessage, Post, Ticket
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ ROW_COLUMNS = (OutboxMessage.id, OutboxMessage.kind, OutboxMessage.ticket_id, Ou
                OutboxMessage.delegate_id, OutboxMessage.recipient_id, OutboxMessage.recipient,
                OutboxMessage.message_id, OutboxMessage.details, OutboxMessage.created_at)
 _KEPT_POSTS = 32  # posts whose editions stay rendered (a post's attachments are held encoded with it)
+
+
+class Unsendable(Exception):
+    """A row that can never go out as it is (its message says why)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ class Letters:
 
     def compose(self, session: Session, rows: Sequence[Row]) -> tuple[list[Copy], list[tuple[int, str]]]:
         """Messages for claimed outbox rows (their ROW_COLUMNS), reading what they need in a few queries; and the
-        rows that could not be rendered, with why (a bug, or data gone), so that they do not block the rest."""
+        rows that cannot go, with why (an address the relay cannot take, a bug, data gone), so that they
+        do not block the rest."""
         tickets = _by_id(session, Ticket, {r.ticket_id for r in rows})
         people = _by_id(session, Account, {r.recipient_id for r in rows})
         copies: list[Copy] = []
@@ -92,12 +97,19 @@ class Letters:
         for row in rows:
             try:
                 copies.append(self._compose(session, row, tickets.get(row.ticket_id), people.get(row.recipient_id)))
+            except Unsendable as exc:
+                log.warning("outbox #%s (%s) cannot be sent: %s", row.id, row.kind, exc)
+                failed.append((row.id, str(exc)))
             except Exception as exc:
                 log.exception("outbox #%s (%s) could not be rendered", row.id, row.kind)
-                failed.append((row.id, f"{type(exc).__name__}: {exc}"))
+                failed.append((row.id, f"could not be rendered: {type(exc).__name__}: {exc}"))
         return copies, failed
 
     def _compose(self, session: Session, row: Row, ticket: Ticket | None, account: Account | None) -> Copy:
+        to_address = normalize(row.recipient)  # a row from before addresses were normalized: its domain as A-labels
+        if not is_ascii_address(to_address):
+            raise Unsendable(f"{row.recipient} cannot be sent to: the part before the @ is not ASCII (or the domain "
+                             "is not a valid name), and the gateway does not send with SMTPUTF8")
         recipient = account or SimpleNamespace(id=None, email=row.recipient, role=None,
                                                name=(row.details or {}).get("recipient_name")
                                                or name_from_address(row.recipient))
@@ -116,7 +128,7 @@ class Letters:
             from_name=from_name,
             from_address=self.addresses.support_address,
             to_name=recipient.name,
-            to_address=row.recipient,
+            to_address=to_address,
             subject=subject,
             message_id=row.message_id,
             date=row.created_at,
@@ -129,7 +141,7 @@ class Letters:
                 ("List-Id", f"{self.settings.store_name} tickets <tickets.{self.addresses.domain}>"),
             ),
         ))
-        return Copy(row.id, row.kind, row.recipient, row.message_id, head + body)
+        return Copy(row.id, row.kind, to_address, row.message_id, head + body)
 
     # --- copies of a post ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.accounts import find_account, name_from_address
 from gateway.mailer import Mailer
-from parsers.addresses import redact
+from parsers.addresses import is_ascii_address, redact
 from parsers.mime import ParsedMail
 from storage.models import Account, RefusalNotice, Role
 
@@ -71,6 +71,8 @@ class RefusalNotices:
         address = mail.from_addresses[0]
         if self.mailer.addresses.is_ours(address):
             return "sender is a gateway address"
+        if not is_ascii_address(address):
+            return "sender's address is not ASCII (the gateway does not send with SMTPUTF8)"
         automatic = _looks_automatic(mail)
         if automatic:
             return f"automatic message ({automatic})"

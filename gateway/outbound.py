@@ -267,9 +267,9 @@ class Courier:
                 status=OutboxStatus.SENDING, claimed_by=self.holder,
                 claimed_until=now + timedelta(seconds=self.settings.delivery_lease),
             ).execution_options(synchronize_session=False))
-            copies, unrenderable = self.letters.compose(session, wanted)
-            for outbox_id, error in unrenderable:
-                self._drop(session, outbox_id, OutboxStatus.FAILED, f"could not be rendered: {error}")
+            copies, unsendable = self.letters.compose(session, wanted)
+            for outbox_id, error in unsendable:
+                self._drop(session, outbox_id, OutboxStatus.FAILED, error)
             return copies
 
     def _due(self, session: Session, now: datetime, state, due, order, limit: int) -> list:

@@ -22,7 +22,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.access import access_of
-from gateway.accounts import find_account, name_from_address
+from gateway.accounts import find_account, name_from_address, require_mailable
 from gateway.fanout import staff_on
 from gateway.config import Settings
 from gateway.deliverability import Deliverability
@@ -400,6 +400,7 @@ class Intake:
         sender = self._sender(mail)
         account = find_account(session, sender)
         if account is None and self.settings.create_sender_accounts:
+            require_mailable(sender)
             account = Account(email=sender, name=name_from_address(sender), role=Role.CLIENT)
             session.add(account)
             session.flush()

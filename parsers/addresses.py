@@ -18,6 +18,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+import idna
 from flanker.addresslib import address as _flanker_address
 
 MAC_CHARS = 20  # 100 bits
@@ -27,17 +28,17 @@ MAX_ADDRESS_OCTETS = 254
 
 
 def parse_mailbox(text: str | None) -> str | None:
-    """One mailbox (with or without display name) -> lowercased addr-spec, or None."""
+    """One mailbox (with or without display name) -> its normalized addr-spec, or None."""
     if not text:
         return None
     parsed = _flanker_address.parse(text, addr_spec_only=False, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return _usable(parsed.address)
+    return _usable(_as_written([parsed], text)[0])
 
 
 def parse_mailbox_list(text: str | None) -> list[str]:
-    """A header value with any number of mailboxes -> their lowercased addr-specs.
+    """A header value with any number of mailboxes -> their normalized addr-specs.
 
     `text` is the value as it was sent: RFC 2047 encoded words still encoded, so that a display
     name which decodes to a comma ("Müller, Bernd") or to an address is never read as one. What
@@ -50,7 +51,8 @@ def parse_mailbox_list(text: str | None) -> list[str]:
         lenient = lenient_mailbox(text)
         if lenient:
             return [lenient]
-    found = [_usable(a.address) for a in parsed if getattr(a, "addr_type", "email") == "email"]
+    emails = [a for a in parsed if getattr(a, "addr_type", "email") == "email"]
+    found = [_usable(a) for a in _as_written(emails, text)]
     return [] if None in found else found  # never fewer mailboxes than the header names
 
 
@@ -67,10 +69,33 @@ def lenient_mailbox(text: str) -> str | None:
     opening, closing = outside.index("<"), outside.index(">")
     if closing < opening or outside[closing + 1:].strip() or "@" in outside[:opening]:
         return None
-    parsed = _flanker_address.parse(text[opening + 1:closing].strip(), addr_spec_only=True, strict=True)
+    addr_spec = text[opening + 1:closing].strip()
+    parsed = _flanker_address.parse(addr_spec, addr_spec_only=True, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
-    return _usable(parsed.address)
+    return _usable(_as_written([parsed], addr_spec)[0])
+
+
+_WRITTEN_DOMAIN = re.compile(r'@\s*(\[[^\]]*\]|[^\s<>()\[\],;:"@\\]+)')
+
+
+def _as_written(parsed: list, text: str) -> list[str | None]:
+    """Flanker's addresses, in order, each normalized from its domain as `text` writes it.
+
+    Flanker lowercases a domain with str.lower(), which folds some other characters onto ASCII
+    letters (KELVIN SIGN becomes "k"). So each address takes the next domain written in `text`
+    (outside quoted strings and comments) that flanker's reads as, and is normalized from what is
+    written: a domain that only a fold makes valid is no domain, and its address is None."""
+    written = _WRITTEN_DOMAIN.findall(_outside_quotes_and_comments(text) or text)
+    found: list[str | None] = []
+    start = 0
+    for address in parsed:
+        read = a_labels(address.hostname)
+        at = next((i for i in range(start, len(written)) if a_labels(written[i].lower()) == read), None)
+        domain = a_labels(written[at]) if at is not None and read is not None else None
+        start = start if at is None else at + 1
+        found.append(f"{_ascii_lower(address.mailbox)}@{domain}" if domain is not None else None)
+    return found
 
 
 def _outside_quotes_and_comments(text: str) -> str | None:
@@ -99,11 +124,45 @@ def _outside_quotes_and_comments(text: str) -> str | None:
 
 
 def normalize(address: str) -> str:
-    return address.strip().lower()
+    """An address in the one form the gateway stores and compares: ASCII letters lowercased and no
+    other character changed (no Unicode case or compatibility folding: KELVIN SIGN is not "k"), an
+    internationalised domain as its A-labels ("bücher.test" -> "xn--bcher-kva.test"). A domain that
+    is not a valid IDN stays as written, so it can match no stored address."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return _ascii_lower(domain)
+    return f"{_ascii_lower(local)}@{a_labels(domain) or _ascii_lower(domain)}"
 
 
-def _usable(address: str) -> str | None:
-    address = normalize(address)
+def a_labels(domain: str) -> str | None:
+    """A domain in ASCII lowercase, its internationalised labels as A-labels (IDNA 2008, without the
+    UTS 46 mapping, which folds); None when it is not a valid domain name."""
+    domain = _ascii_lower(domain)
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
+
+
+def is_ascii_address(address: str) -> bool:
+    """Whether an address, normalized, is all ASCII: whether it can be sent to without SMTPUTF8."""
+    local, _, domain = normalize(address).rpartition("@")
+    return local.isascii() and domain.isascii()
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+def _usable(address: str | None) -> str | None:
+    """A normalized address within RFC 5321's limit, else None: a shortened address would be another's."""
+    if address is None:
+        return None
     return address if len(address.encode("utf-8", "surrogateescape")) <= MAX_ADDRESS_OCTETS else None
 
 
@@ -178,7 +237,7 @@ class AddressBook:
         """The support address, or anything shaped like a gateway address, valid or not.
 
         Only the shape counts, not the domain alone: the gateway may share its domain with people."""
-        address = normalize(address).strip("<>")
+        address = normalize(address.strip().strip("<>"))
         local, _, domain = address.rpartition("@")
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 

@@ -501,6 +501,36 @@ def seed_delegates(db_url: str, ticket: int, count: int) -> list[str]:
     return emails
 
 
+def store_account_as_is(db_url: str, email_address: str, role: str, delegate_on: int | None = None) -> None:
+    """An account written straight to the database, the way one was stored before its address had to be
+    ASCII; with `delegate_on`, an accepted delegate of that ticket."""
+    from datetime import timedelta
+
+    from storage.db import make_engine, make_sessionmaker, transaction
+    from storage.models import Account, Delegate, DelegateStatus, Role, Ticket, utcnow
+
+    engine = make_engine(db_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        account = Account(email=email_address, name=email_address.split("@")[0].capitalize(), role=Role(role))
+        session.add(account)
+        session.flush()
+        if delegate_on is not None:
+            now = utcnow()
+            session.add(Delegate(ticket_id=delegate_on, account_id=account.id, status=DelegateStatus.ACCEPTED,
+                                 invited_by_id=session.get(Ticket, delegate_on).creator_id, invited_at=now,
+                                 accepted_at=now, expires_at=now + timedelta(days=7)))
+    engine.dispose()
+
+
+def outbox_errors(gw, recipient: str) -> list[str | None]:
+    """Why each copy to `recipient` failed (None for those that did not), oldest first."""
+    from storage.models import OutboxMessage
+
+    with gw.gateway.sessions() as session:
+        rows = session.query(OutboxMessage).filter_by(recipient=recipient).order_by(OutboxMessage.id)
+        return [row.last_error for row in rows]
+
+
 def database_size(db_url: str) -> int:
     """Bytes the database takes on disk (SQLite: its file, once the write-ahead log is folded in)."""
     import sqlite3

@@ -133,3 +133,16 @@ def test_control_characters_leave_a_subject_once_so_stored_and_sent_agree(gw, si
     assert stored == "Your order[2J Bcc: eve@evil.test"
     sent = sink.wait_for(1, to=people.owner)[0].header("Subject")
     assert sent.endswith(stored) and "\x00" not in sent and "\x1b" not in sent
+
+
+def test_an_invitee_account_made_over_the_api_needs_an_ascii_local_part(gateway_with, sink, people, ticket,
+                                                                         staff_token):
+    running = gateway_with(create_invitee_accounts=True)
+    refused = api(running, "POST", f"/api/tickets/{ticket}/delegates", staff_token, {"email": "zoë@client.test"})
+    assert (refused.status, refused.json()["error"]) == (422, "invalid_input")
+    assert "the part before the @ must be ASCII" in refused.json()["message"]
+    invited = api(running, "POST", f"/api/tickets/{ticket}/delegates", staff_token, {"email": "zoe@Bücher.test"})
+    assert invited.status == 201, invited.json()
+    assert "/accept/" in sink.wait_for(1, to="zoe@xn--bcher-kva.test")[0].text
+    assert delegates(ticket) == {"zoe@xn--bcher-kva.test": "invited"}
+    assert "zoë@client.test" not in [a["email"] for a in cli("account", "list", "--json").json()]

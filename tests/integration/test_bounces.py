@@ -147,3 +147,17 @@ def test_a_feedback_report_is_accepted_whatever_its_envelope(gw, people, envelop
     assert result.code == 250, result
     record = cli("inbound", "list", "--json").json()[0]
     assert record["outcome"] == "bounce" and "ARF feedback report" in record["reason"]
+
+
+def test_a_bounce_naming_an_international_domain_either_way_stops_that_one_address(gw, sink, people):
+    assert cli("account", "add", "zoe@bücher.test", "--name", "Zoe", "--role", "client").code == 0
+    number = int(cli("ticket", "create", "--owner", "zoe@bücher.test", "--by", people.staff, "--subject", "IDN",
+                     "--body", "Hello").out)
+    copy = sink.wait_for(1, to="zoe@xn--bcher-kva.test")[0]
+    result = gw.send(dsn(copy.mail_from, "Zoe@Bücher.test", "5.1.1"), "", copy.mail_from)
+    assert result.code == 250, result
+    state = delivery("zoe@xn--bcher-kva.test")
+    assert state["state"] == "stopped" and "hard bounce (5.1.1)" in state["reason"]
+    post(number, people.staff, "Still there?")
+    wait_until(lambda: outbox_status(gw, "zoe@xn--bcher-kva.test") == ["bounced", "suppressed"],
+               what="the next copy suppressed")

@@ -153,3 +153,24 @@ def test_control_characters_from_mail_are_printed_as_visible_escapes(gw, people)
     data = printed.json()  # the same text, escaped the JSON way
     assert data["subject"] == "Refund ]0;owned now[2J \u202eelif.exe" and "\x9b31m" in data["posts"][0]["body"]
 
+
+def test_an_account_address_needs_an_ascii_local_part_and_keeps_its_domain_as_a_labels(env):
+    refused = cli("account", "add", "zoë@client.test", "--name", "Zoë", "--role", "client")
+    assert refused.code == 1 and refused.err.count("\n") == 1
+    assert "zoë@client.test cannot receive the gateway's mail: the part before the @ must be ASCII" in refused.err
+    assert cli("account", "add", "zoë@bücher.test", "--name", "Zoë", "--role", "client").code == 1
+    added = cli("account", "add", "Zoe@Bücher.test", "--name", "Zoë", "--role", "client", "--json")
+    assert added.code == 0 and added.json()["email"] == "zoe@xn--bcher-kva.test"
+    assert cli("account", "show", "zoe@bücher.test", "--json").json()["email"] == "zoe@xn--bcher-kva.test"
+    assert [a["email"] for a in cli("account", "list", "--json").json()] == ["zoe@xn--bcher-kva.test"]
+
+
+def test_an_address_the_gateway_cannot_mail_is_never_invited(env, people, ticket):
+    from support import delegates, store_account_as_is
+
+    store_account_as_is(env["GATEWAY_DATABASE_URL"], "zoë@client.test", "client")  # from before the rule
+    for address in ("zoë@client.test", "jürgen@client.test"):
+        result = cli("delegate", "invite", ticket, address, "--by", people.staff)
+        assert result.code == 1 and result.err.count("\n") == 1, result.err
+        assert f"{address} cannot receive the gateway's mail" in result.err
+    assert delegates(ticket) == {}

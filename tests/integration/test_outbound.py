@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 
-from support import cli, wait_until
+from support import cli, inbound, make_mail, outbox_errors, outbox_status, reply_to, store_account_as_is, wait_until
 
 
 def outbox_rows(gw) -> list[tuple[str, str, int]]:
@@ -78,3 +78,31 @@ def test_a_copy_claimed_before_a_revoke_is_not_sent(gateway_with, clock, sink, p
                what="the claimed copy to be cancelled")
     assert [s for r, s, _ in outbox_rows(running) if r == people.delegate] == ["sent", "sent", "cancelled"]
     assert not any("Secret plans" in m.text for m in sink.to(people.delegate))
+
+
+def test_an_address_the_relay_cannot_take_fails_alone_and_the_ticket_goes_on(gw, env, sink, people, ticket):
+    """Accounts stored before an account's address had to be ASCII: their own copies fail, each with why;
+    everyone else's copies go, the CLI does not break, and replies by mail still post."""
+    store_account_as_is(env["GATEWAY_DATABASE_URL"], "jürgen@store.test", "staff")
+    store_account_as_is(env["GATEWAY_DATABASE_URL"], "zoë@client.test", "client", delegate_on=ticket)
+    posted = cli("post", ticket, "--by", "jürgen@store.test", "--body", "Jürgen here")
+    assert posted.code == 0, posted.err
+    copy = sink.wait_for(2, to=people.owner)[-1]
+    assert "Jürgen here" in copy.text
+    wait_until(lambda: outbox_status(gw, "zoë@client.test") == ["failed"], what="her copy to fail")
+    assert "the part before the @ is not ASCII" in outbox_errors(gw, "zoë@client.test")[0]
+
+    raw, address = reply_to(copy, people.owner, "Thank you, Jürgen")
+    assert gw.send(raw, people.owner, address).code == 250
+    assert inbound()[0]["outcome"] == "posted"
+    wait_until(lambda: outbox_status(gw, "jürgen@store.test") == ["failed"], what="his copy to fail")
+    wait_until(lambda: outbox_status(gw, "zoë@client.test") == ["failed", "failed"], what="her second copy to fail")
+    wait_until(lambda: any("Thank you, Jürgen" in m.text for m in sink.to(people.staff)),
+               what="the ticket's creator to have the reply")
+
+    to_support = make_mail("zoe@client.test", "support@gw.test", "From Zoë", "A new question").replace(
+        b"zoe@client.test", "zoë@client.test".encode(), 1)
+    assert gw.send(to_support, "zoe@client.test", "support@gw.test").code == 250
+    assert inbound()[0]["outcome"] == "ticket_created"
+    wait_until(lambda: outbox_status(gw, "zoë@client.test") == ["failed"] * 3, what="her acknowledgement to fail")
+    assert not [m for m in sink.received if not "".join(m.rcpt_tos).isascii()]

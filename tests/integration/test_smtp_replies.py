@@ -172,3 +172,25 @@ def test_storage_down_gets_451_and_the_retry_posts_once(gateway_with, monkeypatc
     finally:
         running.stop()
     assert posts(ticket).count("Sent during the outage") == 1
+
+
+KELVIN = "\u212a"  # KELVIN SIGN: str.lower() and NFKC both make it "k"
+
+
+@pytest.mark.parametrize("account, look_alike", [
+    ("kim@client.test", f"{KELVIN}im@client.test"),
+    ("ann@kiosk.test", f"ann@{KELVIN}iosk.test"),
+])
+def test_a_look_alike_sender_is_not_the_account(gw, people, account, look_alike):
+    assert cli("account", "add", account, "--name", "Look", "--role", "client").code == 0
+    number = int(cli("ticket", "create", "--owner", account, "--by", people.staff, "--subject", "Kelvin",
+                     "--body", "Hello").out)
+    address = reply_address(gw, number, account)
+    forged = make_mail(account, address, "Re: Kelvin", "Not me").replace(account.encode(), look_alike.encode(), 1)
+    result = gw.send(forged, "someone@else.test", address)
+    assert result.code == 550, result
+    to_support = make_mail(account, "support@gw.test", "New", "Not me either").replace(
+        account.encode(), look_alike.encode(), 1)
+    assert gw.send(to_support, "someone@else.test", "support@gw.test").code == 550
+    assert posts(number) == ["Hello"]
+    assert [t["number"] for t in cli("ticket", "list", "--json").json()] == [number]

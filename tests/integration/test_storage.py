@@ -36,3 +36,26 @@ def test_db_upgrade_leaves_sqlite_in_wal_mode(tmp_path):
     upgrade(f"sqlite:///{tmp_path}/fresh.db")
     with sqlite3.connect(tmp_path / "fresh.db") as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_upgrading_stores_account_domains_as_a_labels_and_they_are_found_again(tmp_path, monkeypatch):
+    """Accounts stored before addresses were normalized kept an internationalised domain as written."""
+    import sqlite3
+
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    command.upgrade(alembic_config(url), "0006_lean_outbox")
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        connection.executemany("INSERT INTO accounts (email, name, role, created_at) "
+                               "VALUES (?, ?, 'client', '2026-01-01')", [
+            ("zoe@bücher.test", "Zoe"), ("zoë@client.test", "Zoë"), ("olivia@client.test", "Olivia")])
+    upgrade(url)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
+    monkeypatch.chdir(tmp_path)
+    assert [a["email"] for a in cli("account", "list", "--json").json()] == [
+        "zoe@xn--bcher-kva.test", "zoë@client.test", "olivia@client.test"]
+    assert cli("account", "show", "zoe@bücher.test", "--json").json()["name"] == "Zoe"

@@ -10,6 +10,7 @@ from parsers.addresses import (
     ReplyRoute,
     SupportRoute,
     addresses_in_text,
+    normalize,
     parse_mailbox,
     parse_mailbox_list,
     redact,
@@ -133,3 +134,41 @@ def test_every_served_spelling_has_one_canonical_form(book):
     assert book.canonical("Support@GW.test") == "support@gw.test"
     assert book.canonical(book.bounce_address(9).upper()) == book.bounce_address(9)
     assert book.canonical("someone@else.test") is None
+
+
+KELVIN = "\u212a"  # KELVIN SIGN: str.lower() and NFKC both make it "k"
+
+
+def test_an_international_domain_is_one_address_written_either_way():
+    assert parse_mailbox("Zoe <zoe@bücher.test>") == "zoe@xn--bcher-kva.test"
+    assert parse_mailbox("ZOE@XN--BCHER-KVA.test") == "zoe@xn--bcher-kva.test"
+    assert parse_mailbox_list("a@bücher.test, b@xn--bcher-kva.test") == ["a@xn--bcher-kva.test",
+                                                                        "b@xn--bcher-kva.test"]
+    assert normalize(" Zoe@Bücher.Test ") == "zoe@xn--bcher-kva.test"
+
+
+def test_the_domain_is_ascii_case_insensitive_and_nothing_else_is_folded():
+    assert parse_mailbox("Kim <Kim@Client.TEST>") == "kim@client.test"
+    assert parse_mailbox(f"{KELVIN}im@client.test") == f"{KELVIN}im@client.test" != "kim@client.test"
+    assert parse_mailbox("zoë@client.test") == "zoë@client.test"
+    assert parse_mailbox("ZOË@client.test") == "zoË@client.test"  # only ASCII letters change case
+
+
+@pytest.mark.parametrize("text", [
+    f"ann@{KELVIN}iosk.test",
+    f"Ann <ann@{KELVIN}iosk.test>",
+    f'"ann@kiosk.test" <ann@{KELVIN}iosk.test>',
+    "ann@k\u0130osk.test",  # LATIN CAPITAL LETTER I WITH DOT ABOVE lowercases to "i" and a combining dot
+])
+def test_a_domain_that_only_folding_makes_valid_is_no_address(text):
+    assert parse_mailbox(text) is None
+    assert parse_mailbox_list(text) == []
+    assert parse_mailbox_list(f"ann@kiosk.test, {text}") == []  # never fewer mailboxes than it names
+
+
+def test_gateway_addresses_are_compared_without_folding(book):
+    account, reply = next((n, a) for n, a in ((n, book.reply_address(7, n)) for n in range(1000))
+                          if "k" in a.split("@")[0])
+    assert book.route(reply.upper()) == book.route(f"<{reply}>") == ReplyRoute(7, account)
+    assert book.route(reply.replace("k", KELVIN)) is None
+    assert book.route("support@gw.test".replace("t", "\uff54")) is None  # FULLWIDTH LATIN SMALL LETTER T
