@@ -20,6 +20,7 @@ serve: $(STAMP)
 
 test: $(STAMP) ensure-dovecot
 	bash deploy/ensure-postgres.sh
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The IMAP tests run a real Dovecot (Debian's dovecot-imapd): installed here when missing, if we may

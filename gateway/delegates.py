@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gateway.accounts import find_account, name_from_address, require_mailable, valid_email
 from gateway.errors import Reason, Refused
 from gateway.mailer import Mailer
+from storage.db import rows_changed
 from storage.models import (
     Account,
     Delegate,
@@ -92,14 +93,13 @@ def link_state(delegate: Delegate | None, now: datetime) -> LinkState:
 
 def accept(session: Session, mailer: Mailer, delegate_id: int, now: datetime) -> tuple[Delegate | None, LinkState]:
     """Accept once: only an invited, unexpired invitation moves, whatever runs at the same time."""
-    moved = session.execute(
-        update(Delegate)
-        .where(Delegate.id == delegate_id, Delegate.status == DelegateStatus.INVITED, Delegate.expires_at > now)
-        .values(status=DelegateStatus.ACCEPTED, accepted_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = rows_changed(session, update(Delegate)
+                         .where(Delegate.id == delegate_id, Delegate.status == DelegateStatus.INVITED,
+                                Delegate.expires_at > now)
+                         .values(status=DelegateStatus.ACCEPTED, accepted_at=now)
+                         .execution_options(synchronize_session=False))
     delegate = session.get(Delegate, delegate_id, populate_existing=True)
-    if moved != 1:
+    if moved != 1 or delegate is None:
         return delegate, link_state(delegate, now)
     last = session.scalars(select(Post).where(Post.ticket_id == delegate.ticket_id)
                            .order_by(Post.id.desc()).limit(1)).first()
@@ -129,12 +129,12 @@ def revoke(session: Session, ticket: Ticket, email: str, by: Account, now: datet
 
 def expire_due(session: Session, now: datetime) -> int:
     """Invitations whose link has run out become expired; returns how many."""
-    return session.execute(
+    return rows_changed(
+        session,
         update(Delegate)
         .where(Delegate.status == DelegateStatus.INVITED, Delegate.expires_at <= now)
         .values(status=DelegateStatus.EXPIRED, ended_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False))
 
 
 def delegates_of(session: Session, ticket: Ticket, now: datetime, include_ended: bool = False) -> list[Delegate]:

@@ -100,8 +100,8 @@ class Deliverability:
         stop = session.get(DeliveryStop, address)
         bounces = list(session.scalars(select(Bounce).where(Bounce.address == address)
                                        .order_by(Bounce.at.desc(), Bounce.id.desc()).limit(recent)))
-        stopped = stop is not None and stop.stopped_at is not None
-        return DeliveryState(address, stop.stopped_at if stopped else None, stop.reason if stopped else None,
+        stopped = stop if stop is not None and stop.stopped_at is not None else None
+        return DeliveryState(address, stopped.stopped_at if stopped else None, stopped.reason if stopped else None,
                              self._soft_counts(session, now, address).get(address, 0), bounces)
 
     def labels(self, session: Session, now: datetime) -> dict[str, str]:
@@ -133,7 +133,7 @@ class Deliverability:
                     session.add(stop)
                     session.flush()
             except sa_exc.IntegrityError:  # another transaction made the row first
-                stop = session.get(DeliveryStop, address, populate_existing=True)
+                stop = session.get_one(DeliveryStop, address, populate_existing=True)
         stop.stopped_at, stop.reason = now, why[:2000]
         log.warning("delivery to %s stopped: %s", address, why)
 

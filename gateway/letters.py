@@ -113,11 +113,14 @@ class Letters:
         recipient = account or SimpleNamespace(id=None, email=row.recipient, role=None,
                                                name=(row.details or {}).get("recipient_name")
                                                or name_from_address(row.recipient))
-        can_reply = ticket is not None and account is not None and row.kind not in _NO_REPLY_KINDS
+        reply_to = (self.addresses.reply_address(ticket.id, account.id)
+                    if ticket is not None and account is not None and row.kind not in _NO_REPLY_KINDS else None)
+        can_reply = reply_to is not None
         invite_address = (self.addresses.invite_address(ticket.id, account.id)
                           if ticket is not None and account is not None and account.role.is_staff else None)
         from_name = self.settings.store_name
         if row.kind in POST_KINDS:
+            assert ticket is not None  # a post's copies belong to its ticket
             post = self._post(session, row.post_id)
             from_name = f"{post.author_name} via {self.settings.store_name}"
             subject, body = self._edition(post, row.kind, ticket, can_reply, invite_address)
@@ -132,7 +135,7 @@ class Letters:
             subject=subject,
             message_id=row.message_id,
             date=row.created_at,
-            reply_to=self.addresses.reply_address(ticket.id, account.id) if can_reply else None,
+            reply_to=reply_to,
             in_reply_to=root,
             references=(root,) if root else (),
             extra_headers=(
@@ -181,7 +184,7 @@ class Letters:
                 invite_address: str | None) -> tuple[str, bytes]:
         context = dict(row.details or {})
         if row.kind == "ack":
-            context["post"] = _view(session.get(Post, row.post_id))
+            context["post"] = _view(session.get_one(Post, row.post_id))
         elif row.kind == "accepted":
             thread = select(Post).where(Post.ticket_id == row.ticket_id).order_by(Post.id)
             if row.post_id is not None:
@@ -189,7 +192,7 @@ class Letters:
             shown = (selectinload(Post.author), selectinload(Post.attachments).load_only(Attachment.filename, Attachment.size))
             context["posts"] = [_view(p) for p in session.scalars(thread.options(*shown))]
         elif row.kind == "invite":
-            delegate = session.get(Delegate, row.delegate_id)
+            delegate = session.get_one(Delegate, row.delegate_id)
             context.update(inviter=delegate.invited_by, expires_at=delegate.expires_at,
                            accept_url=f"{self.settings.base_url.rstrip('/')}/accept/"
                                       f"{self.links.accept_token(delegate.id)}")

@@ -209,7 +209,7 @@ class Courier:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return sum(results)
+        return sum(r for r in results if isinstance(r, int))
 
     async def _connection_worker(self, ledger: "_Ledger") -> int:
         handed = 0

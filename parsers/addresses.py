@@ -53,7 +53,9 @@ def parse_mailbox_list(text: str | None) -> list[str]:
             return [lenient]
     emails = [a for a in parsed if getattr(a, "addr_type", "email") == "email"]
     found = [_usable(a) for a in _as_written(emails, text)]
-    return [] if None in found else found  # never fewer mailboxes than the header names
+    if None in found:  # never fewer mailboxes than the header names
+        return []
+    return [a for a in found if a is not None]
 
 
 def lenient_mailbox(text: str) -> str | None:
