@@ -17,28 +17,11 @@ from sqlalchemy.orm import Session
 from gateway.accounts import find_account, name_from_address
 from gateway.mailer import Mailer
 from parsers.addresses import is_ascii_address, redact
+from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail
 from storage.models import Account, RefusalNotice, Role
 
 log = logging.getLogger(__name__)
-
-_AUTOMATIC_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
-
-
-def _looks_automatic(mail: ParsedMail) -> str | None:
-    """Belt and braces on top of the classifier: headers that automatic mail carries."""
-    headers = mail.headers
-    auto = (headers.get("Auto-Submitted") or "").strip().lower()
-    if auto and auto != "no":
-        return f"Auto-Submitted: {auto}"
-    precedence = (headers.get("Precedence") or "").strip().lower()
-    if precedence in _AUTOMATIC_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    for name in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
-        if headers.get(name):
-            return name
-    return None
-
 
 class RefusalNotices:
     def __init__(self, mailer: Mailer, limit: int, window_seconds: int):
@@ -73,7 +56,7 @@ class RefusalNotices:
             return "sender is a gateway address"
         if not is_ascii_address(address):
             return "sender's address is not ASCII (the gateway does not send with SMTPUTF8)"
-        automatic = _looks_automatic(mail)
+        automatic = no_automatic_answer(mail)
         if automatic:
             return f"automatic message ({automatic})"
         if self.limit <= 0:

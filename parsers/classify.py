@@ -644,6 +644,16 @@ def _automatic(mail: ParsedMail, sender: str | None, wording: bool) -> Classific
     return Classification(Kind.AUTO_REPLY, reason) if reason else None
 
 
+def no_automatic_answer(mail: ParsedMail) -> str | None:
+    """Why no automatic answer (a notice) may go to this mail, by its headers, or None: those of
+    automatic and list mail, and X-Auto-Response-Suppress, which asks exactly that (and so, while
+    it never makes mail automatic, does stop an answer)."""
+    suppress = (mail.headers.get("X-Auto-Response-Suppress") or "").strip()
+    return (_auto_submitted(mail) or _precedence(mail, _PRECEDENCE_AUTOMATIC + _PRECEDENCE_NOT_PERSONAL)
+            or _vendor_header(mail) or _list_header(mail)
+            or (f"X-Auto-Response-Suppress: {suppress}" if suppress else None))
+
+
 def _auto_submitted(mail: ParsedMail) -> str | None:
     value = mail.headers.get("Auto-Submitted")
     if value is None:

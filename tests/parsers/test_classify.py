@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.classify import Classification, Kind, classify
+from parsers.classify import Classification, Kind, classify, no_automatic_answer
 from parsers.mime import Headers, MalformedMessage, ParsedMail, parse_message
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
@@ -594,3 +594,16 @@ def test_dsn_without_recipient_fields_falls_back_to_its_text() -> None:
     human = "Delivery to the following recipients failed permanently:\n\n   * jan@example.org\n"
     result = classify(_dsn("", human), None)
     assert result == Classification(Kind.BOUNCE, "DSN (RFC 3464) without recipient status", ("jan@example.org",))
+
+
+@pytest.mark.parametrize("header, answered", [
+    ("Auto-Submitted: auto-replied", False),
+    ("Precedence: bulk", False),
+    ("List-Unsubscribe: <mailto:leave@lists.example.org>", False),
+    ("X-Autoreply: yes", False),
+    ("X-Auto-Response-Suppress: All", False),  # not automatic mail, but it asks for no automatic answer
+    ("Auto-Submitted: no", True),
+    ("X-Mailer: Microsoft Outlook 16.0", True),
+])
+def test_which_mail_an_automatic_notice_may_answer(header: str, answered: bool) -> None:
+    assert (no_automatic_answer(_mail(PERSON + header + "\n")) is None) is answered
