@@ -16,7 +16,7 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import InboundMessage, InboundOutcome, Outcome, Post
 from support import cli, serve, wait_until
 
-BACKLOG = 200
+BACKLOG = 500  # many batches: a fast intake must not finish them all between two looks
 
 
 @pytest.mark.timeout(300)
@@ -24,7 +24,7 @@ def test_kill_9_while_reading_the_mailbox_then_restart(monkeypatch, env, db_url,
     for name, value in {**imap_settings(dovecot), "loop_sender_limit": "1000", "loop_ticket_limit": "1000"}.items():
         monkeypatch.setenv(f"GATEWAY_{name.upper()}", value)
     address = cli("ticket", "addresses", ticket, "--for", people.owner, "--json").json()["reply_address"]
-    bodies = [f"Backlog reply {i:03d}." for i in range(BACKLOG)]
+    bodies = [f"Backlog reply {i:04d}." for i in range(BACKLOG)]
     # in the mailbox before the gateway starts, so that it is read in batches of BATCH from UID 1
     dovecot.append(*(reply(people.owner, address, body) for body in bodies))
     engine = make_engine(db_url)
