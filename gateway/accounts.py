@@ -53,6 +53,11 @@ def add_account(session: Session, email: str, name: str, role: Role) -> Account:
     return account
 
 
+def new_client(address: str) -> Account:
+    """A client account for an address alone, named from it; not stored yet."""
+    return Account(email=address, name=name_from_address(address), role=Role.CLIENT)
+
+
 def name_from_address(address: str) -> str:
     """A readable name for an account made from an address alone."""
     local = address.split("@", 1)[0]

@@ -22,7 +22,7 @@ from gateway.access import require_post_access
 from gateway.accounts import get_account
 from gateway.api_tokens import account_for
 from gateway.config import Settings
-from gateway.delegates import delegates_of, invite, revoke
+from gateway.delegates import InvitePolicy, delegates_of, invite, revoke
 from gateway.errors import Reason, Refused, StorageUnavailable
 from gateway.mailer import Mailer
 from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, open_ticket
@@ -99,10 +99,11 @@ def _field(body: dict, name: str) -> str:
 
 
 class StaffApi:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings,
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, invites: InvitePolicy, settings: Settings,
                  clock: Callable[[], datetime], after_commit: Callable[[], None]):
         self.sessions = sessions
         self.mailer = mailer
+        self.invites = invites
         self.settings = settings
         self.clock = clock
         self.after_commit = after_commit
@@ -180,7 +181,7 @@ class StaffApi:
     def _invite(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
         ticket = _ticket(session, data)
         delegate = invite(session, self.mailer, ticket, _field(data, "email"), me, now=self.clock(),
-                          ttl_seconds=self.settings.invite_ttl, create_accounts=self.settings.create_invitee_accounts)
+                          policy=self.invites)
         return 201, delegate_view(delegate, self.clock())
 
     def _revoke(self, session: Session, me: Account, data: dict) -> tuple[int, object]:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.api import StaffApi
 from gateway.config import Settings, secret_key_bytes
+from gateway.delegates import InvitePolicy
 from gateway.deliverability import Deliverability
 from gateway.http import AcceptPages, Health, make_http_app
 from gateway.imap import MailboxPoller
@@ -42,7 +43,9 @@ class Gateway:
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
         self.mailer = Mailer(settings, self.addresses, clock)
         self.deliverability = Deliverability(self.mailer, settings)
-        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.mailer, self.deliverability, settings, clock)
+        self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
+        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.mailer, self.deliverability,
+                             self.invites, settings, clock)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
                                locking=self.engine.dialect.name == "postgresql")
@@ -66,7 +69,7 @@ class Gateway:
         self._servers.append(smtp)
         pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
         health = Health(self.sessions, self.poller.status if self.poller is not None else None)
-        api = StaffApi(self.sessions, self.mailer, s, self.clock, self.wake_delivery)
+        api = StaffApi(self.sessions, self.mailer, self.invites, s, self.clock, self.wake_delivery)
         self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()

@@ -179,7 +179,7 @@ def ticket_close(gw: Gateway, session: Session, args, out: Output) -> None:
 def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
     delegate = invite(session, gw.mailer, ticket, args.email, get_account(session, args.by), now=gw.clock(),
-                      ttl_seconds=gw.settings.invite_ttl, create_accounts=gw.settings.create_invitee_accounts)
+                      policy=gw.invites)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
               "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
              lambda: f"invited {shown(delegate.account.name)} <{shown(delegate.account.email)}> to #{ticket.id}; "

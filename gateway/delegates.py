@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.accounts import find_account, name_from_address, require_mailable, valid_email
+from gateway.accounts import find_account, new_client, require_mailable, valid_email
 from gateway.errors import Reason, Refused
 from gateway.mailer import Mailer
 from storage.db import rows_changed
@@ -19,7 +20,6 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Post,
-    Role,
     Ticket,
 )
 
@@ -36,8 +36,16 @@ def live_delegate(session: Session, ticket_id: int, account_id: int) -> Delegate
         Delegate.ticket_id == ticket_id, Delegate.account_id == account_id, Delegate.status.in_(LIVE))).first()
 
 
+@dataclass(frozen=True)
+class InvitePolicy:
+    """How invitations are made, as the operator set it (GATEWAY_INVITE_TTL, _CREATE_INVITEE_ACCOUNTS)."""
+
+    ttl_seconds: int
+    create_accounts: bool = False
+
+
 def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str, by: Account, *,
-           now: datetime, ttl_seconds: int, create_accounts: bool = False) -> Delegate:
+           now: datetime, policy: InvitePolicy) -> Delegate:
     _require_staff(by, "invite")
     if not ticket.is_active:
         raise Refused(Reason.TICKET_CLOSED, f"Ticket #{ticket.id} is closed; reopen it before inviting delegates.")
@@ -45,9 +53,9 @@ def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str,
     require_mailable(address)  # an invitation that cannot be sent would be a delegate who never hears of it
     invitee = find_account(session, address)
     if invitee is None:
-        if not create_accounts:
+        if not policy.create_accounts:
             raise Refused(Reason.NO_ACCOUNT, f"{address} has no store account; delegates must have one.")
-        invitee = Account(email=address, name=name_from_address(address), role=Role.CLIENT)
+        invitee = new_client(address)
         session.add(invitee)
         session.flush()
     if invitee.id == ticket.owner_id:
@@ -62,7 +70,7 @@ def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str,
         raise Refused(Reason.ALREADY_DELEGATE, f"{address} is already {state} on ticket #{ticket.id}.")
     delegate = Delegate(
         ticket_id=ticket.id, account_id=invitee.id, status=DelegateStatus.INVITED, invited_by_id=by.id,
-        invited_at=now, expires_at=now + timedelta(seconds=ttl_seconds),
+        invited_at=now, expires_at=now + timedelta(seconds=policy.ttl_seconds),
         ticket=ticket, account=invitee, invited_by=by,
     )
     session.add(delegate)

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.accounts import find_account, name_from_address
+from gateway.accounts import find_account, new_client
 from gateway.mailer import Mailer
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail
-from storage.models import Account, RefusalNotice, Role
+from storage.models import RefusalNotice
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class RefusalNotices:
         address = mail.from_addresses[0]
         account = find_account(session, address)
         if account is None:  # not stored: only the notice's greeting and To header use it
-            account = Account(email=address, name=name_from_address(address), role=Role.CLIENT)
+            account = new_client(address)
         self.mailer.refusal_notice(session, account, mail.subject, list(refusals))
         session.add(RefusalNotice(address=address, sent_at=now, inbound_id=inbound_id))
         return True

@@ -22,11 +22,11 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.access import access_of
-from gateway.accounts import find_account, name_from_address, require_mailable
+from gateway.accounts import find_account, new_client, require_mailable
 from gateway.fanout import staff_on
 from gateway.config import Settings
 from gateway.deliverability import Deliverability
-from gateway.delegates import invite
+from gateway.delegates import InvitePolicy, invite
 from gateway.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.loop_breaker import Event, LoopBreaker
 from gateway.mailer import InviteResult, Mailer
@@ -49,7 +49,6 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     PostSource,
-    Role,
     Ticket,
 )
 
@@ -96,11 +95,12 @@ class Decision:
 
 
 class Intake:
-    def __init__(self, commits: GroupCommit, mailer: Mailer, deliverability: Deliverability,
+    def __init__(self, commits: GroupCommit, mailer: Mailer, deliverability: Deliverability, invites: InvitePolicy,
                  settings: Settings, clock: Callable[[], datetime]):
         self.commits = commits
         self.mailer = mailer
         self.deliverability = deliverability
+        self.invites = invites
         self.addresses = mailer.addresses
         self.settings = settings
         self.clock = clock
@@ -401,7 +401,7 @@ class Intake:
         account = find_account(session, sender)
         if account is None and self.settings.create_sender_accounts:
             require_mailable(sender)
-            account = Account(email=sender, name=name_from_address(sender), role=Role.CLIENT)
+            account = new_client(sender)
             session.add(account)
             session.flush()
         if account is None:
@@ -431,9 +431,7 @@ class Intake:
         for address in invitees:
             try:
                 with session.begin_nested():
-                    delegate = invite(session, self.mailer, ticket, address, staff, now=now,
-                                      ttl_seconds=self.settings.invite_ttl,
-                                      create_accounts=self.settings.create_invitee_accounts)
+                    delegate = invite(session, self.mailer, ticket, address, staff, now=now, policy=self.invites)
                 results.append(InviteResult(address, delegate.account.name))
             except Refused as refusal:
                 if refusal.reason in (Reason.NOT_STAFF, Reason.TICKET_CLOSED):
