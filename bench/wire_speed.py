@@ -208,8 +208,8 @@ class Store:
         """A copy of a post as the gateway sends it, rendered by its own code."""
         from sqlalchemy import select
 
-        from gateway.letters import ROW_COLUMNS, Letters
-        from gateway.render import Renderer
+        from gateway.outbox.letters import ROW_COLUMNS, Letters
+        from gateway.outbox.render import Renderer
         from parsers.addresses import AddressBook, LinkSigner
         from storage.models import OutboxMessage as O
 

@@ -10,19 +10,19 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.api import StaffApi
+from gateway.channels.api import StaffApi
 from gateway.config import Settings, secret_key_bytes
-from gateway.delegates import InvitePolicy
-from gateway.deliverability import Deliverability
-from gateway.http import AcceptPages, Health, make_http_app
-from gateway.imap import MailboxPoller
+from gateway.domain.delegates import InvitePolicy
+from gateway.outbox.deliverability import Deliverability
+from gateway.channels.http import AcceptPages, Health, make_http_app
+from gateway.channels.imap import MailboxPoller
 from gateway.jobs import Jobs
-from gateway.letters import Letters
-from gateway.mailer import Mailer
-from gateway.outbound import Courier
-from gateway.pipeline import Intake
-from gateway.render import Renderer
-from gateway.smtp import GatewayHandler, smtp_factory
+from gateway.outbox.letters import Letters
+from gateway.outbox.mailer import Mailer
+from gateway.outbox.outbound import Courier
+from gateway.intake.pipeline import Intake
+from gateway.outbox.render import Renderer
+from gateway.channels.smtp import GatewayHandler, smtp_factory
 from parsers.addresses import AddressBook, LinkSigner
 from storage.db import make_engine, make_sessionmaker, writers
 from storage.group_commit import GroupCommit

@@ -15,9 +15,9 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.delegates import expire_due
-from gateway.loop_breaker import LoopBreaker
-from gateway.outbound import Courier
+from gateway.domain.delegates import expire_due
+from gateway.intake.loop_breaker import LoopBreaker
+from gateway.outbox.outbound import Courier
 from storage.db import transaction
 
 log = logging.getLogger(__name__)

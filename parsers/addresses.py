@@ -215,7 +215,7 @@ _TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>[0-9]{1,12})(?:-(?P<b>[0-9]{1,12}))
 _CANONICAL_NUMBER = re.compile(r"0|[1-9][0-9]*")  # as the gateway writes numbers: 7, never 007
 
 
-_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")  # gateway.mailer: "<kind>.<32 hex>[.<recipient id>]"
+_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")  # gateway.outbox.mailer: "<kind>.<32 hex>[.<recipient id>]"
 
 
 class AddressBook:
@@ -257,7 +257,7 @@ class AddressBook:
         return None
 
     def is_our_message_id(self, message_id: str | None) -> bool:
-        """A Message-ID the gateway made (see gateway.mailer)."""
+        """A Message-ID the gateway made (see gateway.outbox.mailer)."""
         local, _, domain = (message_id or "").lower().rpartition("@")
         return domain == self.domain and bool(_OUR_MESSAGE_ID.match(local))
 

@@ -21,7 +21,7 @@ templates of mail systems and responders (a report's opening lines, an "Automati
 "Out of Office AutoReply:" subject). Words and names only suggest it: failure wording, a From such
 as "System Administrator" or "pat.smtp@", an "Out of office:" subject a person may write too,
 mailing-list headers a corporate system adds. classify(wording=False) reads the form alone, for
-mail from a person the gateway knows (gateway.pipeline): their words never make it automatic.
+mail from a person the gateway knows (gateway.intake.pipeline): their words never make it automatic.
 
 X-Auto-Response-Suppress is deliberately not a signal: it asks the receiver not to answer
 this message automatically, and Outlook/Exchange put it on ordinary mail written by people

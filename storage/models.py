@@ -270,7 +270,7 @@ class OutboxMessage(Base):
 
     Small on purpose: what to send (`kind`, with the post, delegate or `details` it is made from),
     to whom, its Message-ID and its delivery state. The message itself is rendered when it is sent
-    (gateway.letters), from the stored data, its Message-ID and `created_at` as its Date, so a copy
+    (gateway.outbox.letters), from the stored data, its Message-ID and `created_at` as its Date, so a copy
     sent again after a crash is the same message."""
 
     __tablename__ = "outbox"
@@ -304,7 +304,7 @@ class OutboxMessage(Base):
 class LoopEvent(Base):
     """A post, new ticket or held message, for the loop breaker: counted per sender (apart by whether
     the sender proved who they are) and per ticket over a short window, read through an index, and
-    pruned once older than the window. Held events count toward nothing (gateway.loop_breaker)."""
+    pruned once older than the window. Held events count toward nothing (gateway.intake.loop_breaker)."""
 
     __tablename__ = "loop_events"
     __table_args__ = (Index("ix_loop_events_sender", "sender", "proven", "held", "at"),

@@ -242,7 +242,7 @@ class CliResult:
 
 def account_id(gw, email: str) -> int:
     """The id of the account with this address, from the running gateway's database."""
-    from gateway.accounts import find_account
+    from gateway.domain.accounts import find_account
 
     with gw.gateway.sessions() as session:
         return find_account(session, email).id
@@ -255,7 +255,7 @@ def reply_address(gw, ticket: int, email: str) -> str:
 
 def cli(*args, clock: Clock | None = None) -> CliResult:
     """Runs the real `gateway` command in-process (settings come from the GATEWAY_* environment)."""
-    from gateway.cli import main as cli_main
+    from gateway.channels.cli import main as cli_main
     from storage.models import utcnow
 
     out, err = io.StringIO(), io.StringIO()

@@ -22,7 +22,7 @@ def _messages() -> list[tuple[str, bytes]]:
 
 
 def test_every_corpus_message_ends_in_one_recorded_outcome_per_recipient(gw, people, ticket):
-    from gateway.pipeline import Delivery
+    from gateway.intake.pipeline import Delivery
     from storage.models import InboundMessage, InboundOutcome, Outcome
 
     recipients = (reply_address(gw, ticket, people.owner), gw.gateway.addresses.support_address)

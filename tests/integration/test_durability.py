@@ -46,7 +46,7 @@ def test_kill_9_during_a_200_recipient_fan_out_loses_no_one(monkeypatch, env, db
 
 def _copies_went_at_most_once_but_in_flight(sink, body: str) -> None:
     from gateway.config import Settings
-    from gateway.outbound import UNRECORDED
+    from gateway.outbox.outbound import UNRECORDED
 
     copies = collections.Counter(m.to for m in sink.received if body in m.text)
     twice = [to for to, n in copies.items() if n > 1]

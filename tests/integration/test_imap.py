@@ -77,7 +77,7 @@ def test_an_auto_reply_does_nothing(gw, dovecot, people, ticket, sink):
 # --- reliability ---------------------------------------------------------------------------
 
 def test_a_crash_between_commit_and_move_posts_once(gw, dovecot, people, ticket, monkeypatch):
-    from gateway.imap import ConnectionLost, FolderReader
+    from gateway.channels.imap import ConnectionLost, FolderReader
 
     real = FolderReader._mark_processed
     calls = []
@@ -166,7 +166,7 @@ def test_uidvalidity_reset_rescans_and_posts_nothing_twice(gw, dovecot, people, 
 
 
 def test_one_poller_per_mailbox_and_takeover_when_it_dies(start_gateway, dovecot, people, ticket, monkeypatch):
-    from gateway.imap import Lease
+    from gateway.channels.imap import Lease
 
     first = start_gateway()
     wait_idle(first)
@@ -229,7 +229,7 @@ def test_with_idle_each_reply_is_posted_long_before_the_next_poll(start_gateway,
 # --- the envelope an IMAP message gets ------------------------------------------------------
 
 def test_delivery_from_headers():
-    from gateway.imap import delivery_for
+    from gateway.channels.imap import delivery_for
     from parsers.addresses import AddressBook
 
     book = AddressBook(b"k" * 32, "gw.test", "support@gw.test")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dovecot import imap_settings, reply
-from gateway.imap import BATCH
+from gateway.channels.imap import BATCH
 from storage.db import make_engine, make_sessionmaker
 from storage.models import InboundMessage, InboundOutcome, Outcome, Post
 from support import cli, serve, wait_until

@@ -17,7 +17,7 @@ def idle_workers() -> list[str]:
 
 def test_a_server_without_idle_is_polled_by_the_scheduler_job(gateway_with, dovecot_without_idle, people, ticket,
                                                               caplog):
-    caplog.set_level(logging.INFO, logger="gateway.imap")
+    caplog.set_level(logging.INFO, logger="gateway.channels.imap")
     server = dovecot_without_idle
     with server.client() as client:
         assert not client.has_capability("IDLE")

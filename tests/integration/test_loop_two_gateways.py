@@ -107,7 +107,7 @@ def _outcomes(running: RunningGateway) -> list[tuple[str, str | None]]:
 
 
 def _second_gateway(tmp_path, world: World, sender_limit: int) -> RunningGateway:
-    from gateway.accounts import add_account
+    from gateway.domain.accounts import add_account
     from gateway.app import Gateway
     from gateway.config import load_settings
     from storage.db import transaction, upgrade

@@ -98,7 +98,7 @@ def test_an_unhandled_error_gets_451_without_internals(gw, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    from gateway.smtp import GatewayHandler
+    from gateway.channels.smtp import GatewayHandler
     monkeypatch.setattr(GatewayHandler, "handle_RCPT", broken)
     with gw.smtp() as client:
         client.ehlo("client.test")
@@ -109,12 +109,12 @@ def test_an_unhandled_error_gets_451_without_internals(gw, monkeypatch):
 
 def test_a_message_that_crashes_processing_is_held_not_lost(gw, people, ticket, monkeypatch):
     # a fault that cannot be caused from outside: a bug in a parsing step
-    import gateway.pipeline
+    import gateway.intake.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(gateway.pipeline, "reply_content", broken)
+    monkeypatch.setattr(gateway.intake.pipeline, "reply_content", broken)
     raw, address = owner_reply(gw, people, ticket, "This must not be lost")
     result = gw.send(raw, people.owner, address)
     assert result.code == 250
@@ -153,7 +153,7 @@ def test_storage_down_gets_451_and_the_retry_posts_once(gateway_with, monkeypatc
     cut, restore = _storage_outage(db_url, tmp_path, monkeypatch)
     running = gateway_with()
     try:
-        from gateway.accounts import find_account
+        from gateway.domain.accounts import find_account
         from storage.db import make_engine, make_sessionmaker
         engine = make_engine(db_url)
         with make_sessionmaker(engine)() as session:

@@ -4,7 +4,7 @@ import email
 import email.policy
 from datetime import datetime, timezone
 
-from gateway.compose import Envelope, OutboundAttachment, build_message
+from gateway.outbox.compose import Envelope, OutboundAttachment, build_message
 
 
 def envelope(**overrides) -> Envelope:

@@ -28,9 +28,9 @@ def test_the_wheel_holds_every_module_and_template_and_runs_from_elsewhere(tmp_p
     run.mkdir()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}, "PYTHONPATH": str(installed),
            "GATEWAY_DATABASE_URL": f"sqlite:///{run / 'gateway.db'}"}
-    code = ("import gateway.config, gateway.render;"
+    code = ("import gateway.config, gateway.outbox.render;"
             "t = gateway.config.TEMPLATES; print(t);"
-            "print(gateway.render.Renderer(t, 'Bean Store').page('accept_error', title='Gone', message='gone'))")
+            "print(gateway.outbox.render.Renderer(t, 'Bean Store').page('accept_error', title='Gone', message='gone'))")
     shown = subprocess.run([sys.executable, "-c", code], cwd=run, env=env, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(str(installed / "gateway" / "templates")) and "<h1" in shown.stdout

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.config import REPO_ROOT
-from gateway.mailer import InviteResult
-from gateway.render import Renderer
+from gateway.outbox.mailer import InviteResult
+from gateway.outbox.render import Renderer
 
 HOSTILE = "<b>Bold</b> & {{ 7*7 }} {% raw %}"
 WHEN = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.terminal import shown, shown_json
+from gateway.channels.terminal import shown, shown_json
 
 
 @pytest.mark.parametrize("raw, printed", [

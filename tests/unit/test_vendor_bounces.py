@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.deliverability import severity_of
+from gateway.outbox.deliverability import severity_of
 from parsers.classify import Kind, classify
 from parsers.mime import parse_message
 

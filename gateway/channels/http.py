@@ -16,10 +16,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api import StaffApi
-from gateway.delegates import LinkState, accept, link_state
-from gateway.mailer import Mailer
-from gateway.render import Renderer
+from gateway.channels.api import StaffApi
+from gateway.domain.delegates import LinkState, accept, link_state
+from gateway.outbox.mailer import Mailer
+from gateway.outbox.render import Renderer
 from parsers.addresses import LinkSigner
 from storage.db import transaction
 from storage.models import Delegate, OutboxMessage, OutboxStatus

@@ -25,11 +25,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.accounts import accounts_with_roles
+from gateway.domain.accounts import accounts_with_roles
 from gateway.config import Settings
-from gateway.errors import Reason, Refused
-from gateway.fanout import staff_on
-from gateway.mailer import Mailer
+from gateway.domain.errors import Reason, Refused
+from gateway.outbox.fanout import staff_on
+from gateway.outbox.mailer import Mailer
 from parsers.addresses import normalize
 from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket
 

@@ -18,15 +18,15 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.access import require_post_access
-from gateway.accounts import get_account
-from gateway.api_tokens import account_for
+from gateway.domain.access import require_post_access
+from gateway.domain.accounts import get_account
+from gateway.domain.api_tokens import account_for
 from gateway.config import Settings
-from gateway.delegates import InvitePolicy, delegates_of, invite, revoke
-from gateway.errors import Reason, Refused, StorageUnavailable
-from gateway.mailer import Mailer
-from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, open_ticket
-from gateway.views import delegate_view, ticket_view
+from gateway.domain.delegates import InvitePolicy, delegates_of, invite, revoke
+from gateway.domain.errors import Reason, Refused, StorageUnavailable
+from gateway.outbox.mailer import Mailer
+from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, open_ticket
+from gateway.channels.views import delegate_view, ticket_view
 from storage.db import STORAGE_DOWN, transaction
 from storage.models import Account, PostSource, Ticket
 

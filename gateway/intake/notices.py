@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.accounts import find_account, new_client
-from gateway.mailer import Mailer
+from gateway.domain.accounts import find_account, new_client
+from gateway.outbox.mailer import Mailer
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail

@@ -1,8 +1,8 @@
 """Every message the gateway sends, queued as small outbox rows in the caller's transaction.
 
 A row says what to send (a post of the thread, an invitation, a notice with its `details`) and to
-whom; gateway.letters renders it when it is sent. A post's copies are inserted with one statement
-(gateway.fanout).
+whom; gateway.outbox.letters renders it when it is sent. A post's copies are inserted with one statement
+(gateway.outbox.fanout).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Mailer:
 
     def post_message_ids(self, kind: str) -> tuple[str, str]:
         """Prefix and suffix of the Message-IDs of one post's copies, around each recipient's id:
-        one random part for the post, so that each copy's is unique (gateway.fanout inserts them)."""
+        one random part for the post, so that each copy's is unique (gateway.outbox.fanout inserts them)."""
         return f"{kind}.{secrets.token_hex(16)}.", f"@{self.addresses.domain}"
 
     def new_ticket_alert(self, session: Session, ticket: Ticket, post: Post, staff: Account) -> OutboxMessage:

@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.errors import Held
+from gateway.domain.errors import Held
 from storage.db import rows_changed
 from storage.models import LoopEvent
 

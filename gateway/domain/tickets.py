@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.access import require_post_access
-from gateway.errors import Reason, Refused
-from gateway.fanout import alert_staff, fan_out
-from gateway.mailer import Mailer
-from gateway.plain_text import one_line
+from gateway.domain.access import require_post_access
+from gateway.domain.errors import Reason, Refused
+from gateway.outbox.fanout import alert_staff, fan_out
+from gateway.outbox.mailer import Mailer
+from gateway.domain.plain_text import one_line
 from storage.models import Account, Attachment, Post, PostSource, Role, Ticket, TicketStatus
 
 MAX_SUBJECT = 200

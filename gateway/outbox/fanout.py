@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import String, bindparam, cast, insert, literal, select
 from sqlalchemy.orm import Session
 
-from gateway.accounts import accounts_with_roles
-from gateway.mailer import Mailer
+from gateway.domain.accounts import accounts_with_roles
+from gateway.outbox.mailer import Mailer
 from storage.db import rows_changed
 from storage.models import Account, Delegate, DelegateStatus, OutboxMessage, OutboxStatus, Post, Role, Ticket
 

@@ -14,16 +14,16 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.access import require_post_access
-from gateway.accounts import add_account, get_account, list_accounts
+from gateway.domain.access import require_post_access
+from gateway.domain.accounts import add_account, get_account, list_accounts
 from gateway.app import Gateway
 from gateway.config import ConfigError, Settings, load_settings
-from gateway.api_tokens import create_token, list_tokens, revoke_token
-from gateway.delegates import delegates_of, invite, revoke
-from gateway.errors import Refused
-from gateway.terminal import shown, shown_json
-from gateway.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
-from gateway.views import delegate_view, ticket_view, when
+from gateway.domain.api_tokens import create_token, list_tokens, revoke_token
+from gateway.domain.delegates import delegates_of, invite, revoke
+from gateway.domain.errors import Refused
+from gateway.channels.terminal import shown, shown_json
+from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
+from gateway.channels.views import delegate_view, ticket_view, when
 from storage.db import STORAGE_DOWN, transaction, upgrade
 from storage.models import InboundMessage, InboundOutcome, PostSource, Role, utcnow
 
@@ -32,7 +32,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 class Output:
     """Prints either JSON or the given plain lines, never a control character from mail raw
-    (gateway.terminal); the plain lines show each one-line field from mail through shown()."""
+    (gateway.channels.terminal); the plain lines show each one-line field from mail through shown()."""
 
     def __init__(self, as_json: bool):
         self.as_json = as_json

@@ -47,9 +47,9 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
-from gateway.errors import StorageUnavailable
+from gateway.domain.errors import StorageUnavailable
 from gateway.jobs import Jobs
-from gateway.pipeline import Delivery, Intake
+from gateway.intake.pipeline import Delivery, Intake
 from parsers.addresses import AddressBook, SupportRoute, normalize, redact
 from storage.db import STORAGE_DOWN, rows_changed, transaction
 from storage.models import MailboxCursor, Outcome

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import Reason, Refused
-from gateway.plain_text import one_line
+from gateway.domain.errors import Reason, Refused
+from gateway.domain.plain_text import one_line
 from parsers.addresses import is_ascii_address, normalize, parse_mailbox
 from storage.models import Account, Role
 

@@ -2,7 +2,7 @@
 
 Built by hand rather than with email.message (about ten times faster, which matters in a
 fan-out); every header value passes through _header(), which removes CR/LF and other control
-characters (gateway.plain_text) and encodes non-ASCII text as RFC 2047 words, so user text can
+characters (gateway.domain.plain_text) and encodes non-ASCII text as RFC 2047 words, so user text can
 never inject a header.
 """
 
@@ -16,7 +16,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from datetime import datetime
 
-from gateway.plain_text import one_line as _one_line
+from gateway.domain.plain_text import one_line as _one_line
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import Reason, Refused
+from gateway.domain.errors import Reason, Refused
 from storage.models import Account, ApiToken
 
 PREFIX = "gwt_"

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.config import Settings
-from gateway.errors import StorageUnavailable, smtp_refusal
-from gateway.pipeline import Decision, Delivery, Intake
+from gateway.domain.errors import StorageUnavailable, smtp_refusal
+from gateway.intake.pipeline import Decision, Delivery, Intake
 from parsers.addresses import AddressBook, redact
 from storage.models import Outcome
 

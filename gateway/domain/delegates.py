@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.accounts import find_account, new_client, require_mailable, valid_email
-from gateway.errors import Reason, Refused
-from gateway.mailer import Mailer
+from gateway.domain.accounts import find_account, new_client, require_mailable, valid_email
+from gateway.domain.errors import Reason, Refused
+from gateway.outbox.mailer import Mailer
 from storage.db import rows_changed
 from storage.models import (
     Account,

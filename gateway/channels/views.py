@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.delegates import delegates_of, shown_status
-from gateway.tickets import posts_of
+from gateway.domain.delegates import delegates_of, shown_status
+from gateway.domain.tickets import posts_of
 from storage.models import Delegate, Ticket
 
 

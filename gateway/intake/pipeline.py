@@ -21,17 +21,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from gateway.access import access_of
-from gateway.accounts import find_account, new_client, require_mailable
-from gateway.fanout import staff_on
+from gateway.domain.access import access_of
+from gateway.domain.accounts import find_account, new_client, require_mailable
+from gateway.outbox.fanout import staff_on
 from gateway.config import Settings
-from gateway.deliverability import Deliverability
-from gateway.delegates import InvitePolicy, invite
-from gateway.errors import Held, Reason, Refused, StorageUnavailable
-from gateway.loop_breaker import Event, LoopBreaker
-from gateway.mailer import InviteResult, Mailer
-from gateway.notices import RefusalNotices
-from gateway.tickets import NewAttachment, NewPost, add_post, open_ticket
+from gateway.outbox.deliverability import Deliverability
+from gateway.domain.delegates import InvitePolicy, invite
+from gateway.domain.errors import Held, Reason, Refused, StorageUnavailable
+from gateway.intake.loop_breaker import Event, LoopBreaker
+from gateway.outbox.mailer import InviteResult, Mailer
+from gateway.intake.notices import RefusalNotices
+from gateway.domain.tickets import NewAttachment, NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.classify import Classification, Kind, classify
 from parsers.content import Content, reply_content

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.accounts import name_from_address
-from gateway.compose import EncodedAttachments, Envelope, OutboundAttachment, build_body, build_head, \
+from gateway.domain.accounts import name_from_address
+from gateway.outbox.compose import EncodedAttachments, Envelope, OutboundAttachment, build_body, build_head, \
     encode_attachments
 from gateway.config import Settings
-from gateway.render import Renderer
+from gateway.outbox.render import Renderer
 from parsers.addresses import AddressBook, LinkSigner, is_ascii_address, normalize
 from storage.models import Account, Attachment, Delegate, OutboxMessage, Post, Ticket
 

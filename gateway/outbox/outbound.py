@@ -1,7 +1,7 @@
 """Delivery of outbox rows over several relay connections at once; retry with back-off.
 
 Each connection works in batches: claim due rows and re-check access for all of them (one query),
-render them (gateway.letters), send them over the one connection, record them (one statement). No
+render them (gateway.outbox.letters), send them over the one connection, record them (one statement). No
 transaction is open while sending. A claimed row stays `sending` under a short lease that its process
 renews while it lives; after a crash the lease runs out within seconds and the row is sent again,
 with the same Message-ID: only copies between the relay's 250 and their batch's record go twice.
@@ -24,7 +24,7 @@ from sqlalchemy import case, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
-from gateway.letters import POST_KINDS, ROW_COLUMNS, Copy, Letters
+from gateway.outbox.letters import POST_KINDS, ROW_COLUMNS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
 from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket

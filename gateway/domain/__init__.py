@@ -1,0 +1,1 @@
+"""Accounts, tickets, delegates and who has access: the rules that hold whatever the channel."""

@@ -1,0 +1,1 @@
+"""Mail going out: queued rows, rendering and composing each copy when sent, the courier, deliverability."""
