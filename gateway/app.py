@@ -69,7 +69,7 @@ class Gateway:
         self._servers.append(smtp)
         pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
         health = Health(self.sessions, self.poller.status if self.poller is not None else None)
-        api = StaffApi(self.sessions, self.mailer, self.invites, s, self.clock, self.wake_delivery)
+        api = StaffApi(self.sessions, self.mailer, self.invites, self.clock, self.wake_delivery)
         self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()

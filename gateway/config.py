@@ -132,7 +132,7 @@ _DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_t
                     "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window"}
 
 
-def _coerce(name: str, raw: Any, default: object) -> object:
+def _coerce(name: str, raw: Any, default: object) -> Any:
     try:
         if name in _DURATION_FIELDS:
             return parse_duration(str(raw))
@@ -168,8 +168,7 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
     for name in known:
         if f"{PREFIX}{name.upper()}" in env:
             values[name] = env[f"{PREFIX}{name.upper()}"]
-    coerced: dict[str, Any] = {name: _coerce(name, raw, known[name]) for name, raw in values.items()}
-    settings = Settings(**coerced)
+    settings = Settings(**{name: _coerce(name, raw, known[name]) for name, raw in values.items()})
     for name in ("invite_ttl", "delivery_lease", "relay_connections", "max_connections_per_client"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")

@@ -244,17 +244,11 @@ class AddressBook:
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 
     def canonical(self, address: str) -> str | None:
-        """The one form of a served address (as the gateway writes it), or None when it serves none."""
-        route = self.route(address)
-        if isinstance(route, SupportRoute):
-            return self.support_address
-        if isinstance(route, ReplyRoute):
-            return self.reply_address(route.ticket, route.account)
-        if isinstance(route, InviteRoute):
-            return self.invite_address(route.ticket, route.account)
-        if isinstance(route, BounceRoute):
-            return self.bounce_address(route.outbox)
-        return None
+        """The one form of a served address (as the gateway writes it), or None when it serves none.
+        route() serves only that form, in any ASCII case, so it is the address normalized."""
+        if self.route(address) is None:
+            return None
+        return normalize(address.strip().strip("<>"))
 
     def is_our_message_id(self, message_id: str | None) -> bool:
         """A Message-ID the gateway made (see gateway.outbox.mailer)."""

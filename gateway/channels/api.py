@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.domain.access import require_post_access
 from gateway.domain.accounts import get_account
 from gateway.domain.api_tokens import account_for
-from gateway.config import Settings
 from gateway.domain.delegates import InvitePolicy, delegates_of, invite, revoke
 from gateway.domain.errors import Reason, Refused, StorageUnavailable
 from gateway.outbox.mailer import Mailer
@@ -99,12 +98,11 @@ def _field(body: dict, name: str) -> str:
 
 
 class StaffApi:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, invites: InvitePolicy, settings: Settings,
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, invites: InvitePolicy,
                  clock: Callable[[], datetime], after_commit: Callable[[], None]):
         self.sessions = sessions
         self.mailer = mailer
         self.invites = invites
-        self.settings = settings
         self.clock = clock
         self.after_commit = after_commit
 

@@ -26,7 +26,7 @@ from gateway.outbox.compose import EncodedAttachments, Envelope, OutboundAttachm
     encode_attachments
 from gateway.config import Settings
 from gateway.outbox.render import Renderer
-from parsers.addresses import AddressBook, LinkSigner, is_ascii_address, normalize
+from parsers.addresses import AddressBook, LinkSigner, normalize
 from storage.models import Account, Attachment, Delegate, OutboxMessage, Post, Ticket
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Letters:
 
     def _compose(self, session: Session, row: Row, ticket: Ticket | None, account: Account | None) -> Copy:
         to_address = normalize(row.recipient)  # a row from before addresses were normalized: its domain as A-labels
-        if not is_ascii_address(to_address):
+        if not to_address.isascii():
             raise Unsendable(f"{row.recipient} cannot be sent to: the part before the @ is not ASCII (or the domain "
                              "is not a valid name), and the gateway does not send with SMTPUTF8")
         recipient = account or SimpleNamespace(id=None, email=row.recipient, role=None,
