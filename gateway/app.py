@@ -20,6 +20,10 @@ from gateway.jobs import Jobs
 from gateway.outbox.letters import Letters
 from gateway.outbox.mailer import Mailer
 from gateway.outbox.outbound import Courier
+from gateway.intake.actions import Actions
+from gateway.intake.chain import intake_chain
+from gateway.intake.loop_breaker import LoopBreaker
+from gateway.intake.notices import Notices
 from gateway.intake.pipeline import Intake
 from gateway.outbox.render import Renderer
 from gateway.channels.smtp import GatewayHandler, smtp_factory
@@ -44,8 +48,12 @@ class Gateway:
         self.mailer = Mailer(settings, self.addresses, clock)
         self.deliverability = Deliverability(self.mailer, settings)
         self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
-        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.mailer, self.deliverability,
-                             self.invites, settings, clock)
+        self.breaker = LoopBreaker(settings)
+        actions = Actions(self.mailer, self.invites, settings, self.addresses)
+        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)),
+                             intake_chain(self.addresses, self.deliverability, self.breaker, settings, actions),
+                             Notices(self.mailer, settings.imap_notice_limit, settings.imap_notice_window),
+                             self.breaker, clock)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
                                locking=self.engine.dialect.name == "postgresql")
@@ -62,7 +70,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the SMTP and HTTP listeners and start the background jobs."""
         s = self.settings
-        self._jobs = Jobs(self.courier, self.intake.breaker, self.sessions, self.clock, s.delivery_interval)
+        self._jobs = Jobs(self.courier, self.breaker, self.sessions, self.clock, s.delivery_interval)
         handler = GatewayHandler(self.intake, self.addresses, s.max_recipients, self.wake_delivery)
         loop = asyncio.get_running_loop()
         smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)

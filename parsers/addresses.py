@@ -211,6 +211,18 @@ class BounceRoute:
 
 Route = SupportRoute | ReplyRoute | InviteRoute | BounceRoute
 
+
+@dataclass(frozen=True)
+class Served:
+    """An address the gateway serves: the one form it writes it in, and what it means."""
+
+    address: str
+    route: Route
+
+    @property
+    def ticket(self) -> int | None:
+        return self.route.ticket if isinstance(self.route, (ReplyRoute, InviteRoute)) else None
+
 _TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>[0-9]{1,12})(?:-(?P<b>[0-9]{1,12}))?-(?P<mac>[a-z2-7]{%d})$" % MAC_CHARS)
 _CANONICAL_NUMBER = re.compile(r"0|[1-9][0-9]*")  # as the gateway writes numbers: 7, never 007
 
@@ -243,12 +255,11 @@ class AddressBook:
         local, _, domain = address.rpartition("@")
         return address == self.support_address or (domain == self.domain and bool(_TOKEN.match(local)))
 
-    def canonical(self, address: str) -> str | None:
-        """The one form of a served address (as the gateway writes it), or None when it serves none.
+    def served(self, address: str) -> Served | None:
+        """The address read once: its one form and its route, or None when the gateway serves none.
         route() serves only that form, in any ASCII case, so it is the address normalized."""
-        if self.route(address) is None:
-            return None
-        return normalize(address.strip().strip("<>"))
+        route = self.route(address)
+        return None if route is None else Served(normalize(address.strip().strip("<>")), route)
 
     def is_our_message_id(self, message_id: str | None) -> bool:
         """A Message-ID the gateway made (see gateway.outbox.mailer)."""

@@ -49,8 +49,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.config import Settings
 from gateway.domain.errors import StorageUnavailable
 from gateway.jobs import Jobs
-from gateway.intake.pipeline import Delivery, Intake
-from parsers.addresses import AddressBook, SupportRoute, normalize, redact
+from gateway.intake.arrival import Arrival
+from gateway.intake.pipeline import Intake
+from parsers.addresses import AddressBook, Served, SupportRoute, redact
 from storage.db import STORAGE_DOWN, rows_changed, transaction
 from storage.models import MailboxCursor, Outcome
 
@@ -81,7 +82,7 @@ def wall_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def delivery_for(raw: bytes, addresses: AddressBook) -> Delivery:
+def arrival_for(raw: bytes, addresses: AddressBook) -> Arrival:
     """The IMAP equivalent of the SMTP envelope, from the headers the delivering server wrote.
 
     Recipients: the gateway addresses among Delivered-To, X-Original-To, To and Cc; a reply,
@@ -89,17 +90,17 @@ def delivery_for(raw: bytes, addresses: AddressBook) -> Delivery:
     address of the domain into the support mailbox); none at all means the support address.
     Sender: the Return-Path ("" for <>), None when there is none."""
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    found: list[str] = []
+    found: list[Served] = []
     for name in _RECIPIENT_HEADERS:
         for _, address in getaddresses([str(v) for v in headers.get_all(name, [])]):
-            address = normalize(address).strip("<>")
-            if address and address not in found and addresses.route(address) is not None:
-                found.append(address)
-    tokens = [a for a in found if not isinstance(addresses.route(a), SupportRoute)]
-    recipients = tuple(tokens) or (addresses.support_address,)
+            served = addresses.served(address)
+            if served is not None:
+                found.append(served)
+    tokens = [r for r in found if not isinstance(r.route, SupportRoute)]
+    recipients = tokens or [Served(addresses.support_address, SupportRoute())]
     return_path = headers.get("Return-Path")
     sender = None if return_path is None else str(return_path).strip().strip("<>").strip()
-    return Delivery(sender=sender, recipients=recipients, channel="imap")
+    return Arrival(sender=sender, recipients=tuple(recipients), channel="imap", answers_sender=False)
 
 
 @dataclass
@@ -491,12 +492,12 @@ class FolderReader:
             self.last_uid = self.status.last_uid = last
 
     def _process(self, uid: int, raw: bytes) -> None:
-        delivery = delivery_for(raw, self.poller.addresses)
-        decisions = self.poller.intake.process(raw, delivery)  # commits; StorageUnavailable goes up
+        arrival = arrival_for(raw, self.poller.addresses)
+        decisions = self.poller.intake.process(raw, arrival)  # commits; StorageUnavailable goes up
         self.poller.after_commit()
         self.status.processed += 1
-        log.info("IMAP %s: UID %s from %s to %s: %s", self.mailbox, uid, redact(delivery.sender or "?"),
-                 ", ".join(map(redact, delivery.recipients)),
+        log.info("IMAP %s: UID %s from %s to %s: %s", self.mailbox, uid, redact(arrival.sender or "?"),
+                 ", ".join(redact(r.address) for r in arrival.recipients),
                  "; ".join(f"{d.outcome.value}" + (f" ({d.reason})" if d.outcome == Outcome.REFUSED else "")
                            for d in decisions))
 

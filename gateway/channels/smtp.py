@@ -12,6 +12,7 @@ import asyncio
 import logging
 import ssl
 import unicodedata
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,8 +20,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.config import Settings
 from gateway.domain.errors import StorageUnavailable, smtp_refusal
-from gateway.intake.pipeline import Decision, Delivery, Intake
-from parsers.addresses import AddressBook, redact
+from gateway.intake.arrival import Arrival, Decision
+from gateway.intake.pipeline import Intake
+from parsers.addresses import AddressBook, Served, redact
 from storage.models import Outcome
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class GatewayHandler:
         self.addresses = addresses
         self.max_recipients = max_recipients
         self.after_commit = after_commit
+        # each recipient as RCPT read it, for the transaction's envelope: DATA does not read it again
+        self._served: weakref.WeakKeyDictionary[Envelope, list[Served]] = weakref.WeakKeyDictionary()
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
@@ -74,18 +78,21 @@ class GatewayHandler:
                           rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return "452 4.5.3 Too many recipients"
-        if self.addresses.route(address) is None:
+        served = self.addresses.served(address)
+        if served is None:
             return "550 5.1.1 No such recipient here"
         envelope.rcpt_tos.append(address)
+        self._served.setdefault(envelope, []).append(served)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        delivery = Delivery(sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos), channel="smtp")
+        arrival = Arrival(sender=envelope.mail_from, recipients=tuple(self._served.pop(envelope, ())), channel="smtp",
+                          answers_sender=True)
         try:
-            decisions = await asyncio.to_thread(self.intake.process, raw, delivery)
+            decisions = await asyncio.to_thread(self.intake.process, raw, arrival)
         except StorageUnavailable as exc:
             log.error("storage unavailable, answered 451: %s", exc)
             return TEMPORARY_FAILURE

@@ -58,14 +58,6 @@ class Refused(GatewayError):
         return self._record or self.text
 
 
-class Held(GatewayError):
-    """A safety rule keeps a message back for staff to look at (recorded, answered 250, not posted)."""
-
-    def __init__(self, message: str, first: bool):
-        super().__init__(message)
-        self.first = first  # the first message held by this rule in its window: staff are told once
-
-
 class StorageUnavailable(GatewayError):
     """The database cannot be reached; the caller should try again later."""
 

@@ -22,7 +22,6 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.domain.errors import Held
 from storage.db import rows_changed
 from storage.models import LoopEvent
 
@@ -32,6 +31,14 @@ class Event:
     ticket_id: int | None
     proven: bool
     held: bool
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The breaker keeps a message back for staff to look at (recorded, answered 250, not posted)."""
+
+    reason: str
+    first: bool  # the first message held in this window: staff are told once
 
 
 class LoopBreaker:
@@ -46,8 +53,8 @@ class LoopBreaker:
                               _count(by_ticket, held=False, limit=self.ticket_limit + 1))
         self._told = select(_count(by_sender, held=True, limit=1), _count(by_ticket, held=True, limit=1))
 
-    def check(self, session: Session, sender: str, proven: bool, ticket_id: int | None, now: datetime) -> None:
-        """Raises Held when the sender, or the ticket, is at its limit (one statement for both)."""
+    def check(self, session: Session, sender: str, proven: bool, ticket_id: int | None, now: datetime) -> Hold | None:
+        """A Hold when the sender, or the ticket, is at its limit (one statement for both)."""
         values = {"sender": sender, "proven": proven, "ticket_id": ticket_id,
                   "since": now - timedelta(seconds=self.window)}
         by_sender, by_ticket = session.execute(self._recent, values).one()
@@ -57,9 +64,10 @@ class LoopBreaker:
         for seen, limit, what, told_column in limits:
             if seen >= limit:
                 told = session.execute(self._told, values).one()[told_column]
-                raise Held(f"held by the loop breaker: {seen if seen == limit else f'over {limit}'} messages {what} "
-                           f"in the last {self.window // 60} minutes (limit {limit}); kept for staff to look at",
-                           first=not told)
+                return Hold(f"held by the loop breaker: {seen if seen == limit else f'over {limit}'} messages {what} "
+                            f"in the last {self.window // 60} minutes (limit {limit}); kept for staff to look at",
+                            first=not told)
+        return None
 
     @staticmethod
     def count(session: Session, sender: str | None, events: list[Event], now: datetime) -> None:

@@ -1,8 +1,10 @@
-"""Refusal notices for mail taken from a mailbox (IMAP), where no SMTP 550 can answer the sender.
+"""What the gateway tells people about inbound mail it did not post, in the message's transaction.
 
-A notice goes to the message's single From address, in the same transaction as the outcome,
-and never to a null sender, to automatic mail, to one of the gateway's own addresses, or to an
-address that already got `limit` notices within `window` seconds.
+Refusals: where the channel answers the sender itself (an SMTP reply), a notice tells a store
+account only of the refused part of a message accepted for other recipients. Where it cannot (IMAP),
+every refusal gets a notice, to the single From address, never to a null sender, to automatic
+mail, to one of the gateway's own addresses, or to an address that already got `limit` notices
+within `window` seconds. Holds: the staff on the ticket hear of the first message held.
 """
 
 from __future__ import annotations
@@ -15,21 +17,48 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.accounts import find_account, new_client
+from gateway.intake.arrival import Decision
+from gateway.intake.inbound import Inbound
+from gateway.outbox.fanout import staff_on
 from gateway.outbox.mailer import Mailer
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail
-from storage.models import RefusalNotice
+from storage.models import Outcome, RefusalNotice, Ticket
 
 log = logging.getLogger(__name__)
 
-class RefusalNotices:
+
+class Notices:
     def __init__(self, mailer: Mailer, limit: int, window_seconds: int):
         self.mailer = mailer
         self.limit = limit
         self.window = timedelta(seconds=window_seconds)
 
-    def send(self, session: Session, mail: ParsedMail, envelope_sender: str | None, inbound_id: int | None,
+    def tell(self, message: Inbound, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            if decision.tell_staff:
+                self._tell_staff(message, decision)
+        refused = [(d.recipient, d.told) for d in decisions if d.outcome == Outcome.REFUSED]
+        if not refused:
+            return
+        if not message.arrival.answers_sender:
+            self._notify_sender(message.session, message.mail, message.arrival.sender, message.record.id, refused, message.now)
+        elif len(refused) < len(decisions) and message.sender is not None:
+            account = find_account(message.session, message.sender)
+            if account is not None:
+                self.mailer.refusal_notice(message.session, account, message.mail.subject, refused)
+
+    def _tell_staff(self, message: Inbound, held: Decision) -> None:
+        ticket = message.session.get(Ticket, held.ticket_id) if held.ticket_id is not None else None
+        if ticket is None:
+            log.warning("%s (no ticket, so no staff to tell)", held.reason)
+            return
+        sender = message.mail.from_addresses[0] if message.mail.from_addresses else "an unknown sender"
+        for person in staff_on(message.session, ticket):
+            self.mailer.held_notice(message.session, ticket, person, sender, held.reason)
+
+    def _notify_sender(self, session: Session, mail: ParsedMail, envelope_sender: str | None, inbound_id: int | None,
              refusals: Sequence[tuple[str, str]], now: datetime) -> bool:
         """Queue one notice listing the refused recipients and why; False when it must not go."""
         if not refusals:

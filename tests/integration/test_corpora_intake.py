@@ -22,14 +22,15 @@ def _messages() -> list[tuple[str, bytes]]:
 
 
 def test_every_corpus_message_ends_in_one_recorded_outcome_per_recipient(gw, people, ticket):
-    from gateway.intake.pipeline import Delivery
+    from gateway.intake.arrival import Arrival
     from storage.models import InboundMessage, InboundOutcome, Outcome
 
     recipients = (reply_address(gw, ticket, people.owner), gw.gateway.addresses.support_address)
     messages = _messages()
     crashed = {}
     for case_id, raw in messages:
-        decisions = gw.gateway.intake.process(raw, Delivery("sender@corpus.test", recipients, "smtp"))
+        arrival = Arrival("sender@corpus.test", tuple(map(gw.gateway.addresses.served, recipients)), "smtp", True)
+        decisions = gw.gateway.intake.process(raw, arrival)
         assert [d.recipient for d in decisions] == list(recipients), case_id
         crashed.update({case_id: d.reason for d in decisions if d.outcome == Outcome.HELD})
     assert crashed == {}

@@ -228,17 +228,17 @@ def test_with_idle_each_reply_is_posted_long_before_the_next_poll(start_gateway,
 
 # --- the envelope an IMAP message gets ------------------------------------------------------
 
-def test_delivery_from_headers():
-    from gateway.channels.imap import delivery_for
+def test_arrival_from_headers():
+    from gateway.channels.imap import arrival_for
     from parsers.addresses import AddressBook
 
     book = AddressBook(b"k" * 32, "gw.test", "support@gw.test")
     reply_ = book.reply_address(1, 2)
     raw = (f"Return-Path: <>\r\nDelivered-To: support@gw.test\r\nTo: Store <{reply_.upper()}>\r\n"
            f"Cc: someone@else.test\r\nFrom: a@b.test\r\nSubject: x\r\n\r\nbody\r\n").encode()
-    delivery = delivery_for(raw, book)
-    assert delivery.recipients == (reply_,) and delivery.sender == ""
-    assert delivery.channel == "imap"
-    plain = delivery_for(b"From: a@b.test\r\nTo: someone@else.test\r\n\r\nhi\r\n", book)
-    assert plain.recipients == ("support@gw.test",) and plain.sender is None
-    assert delivery_for(b"Return-Path: <x@y.test>\r\nTo: support@gw.test\r\n\r\n", book).sender == "x@y.test"
+    arrival = arrival_for(raw, book)
+    assert [r.address for r in arrival.recipients] == [reply_] and arrival.sender == ""
+    assert arrival.channel == "imap" and not arrival.answers_sender
+    plain = arrival_for(b"From: a@b.test\r\nTo: someone@else.test\r\n\r\nhi\r\n", book)
+    assert [r.address for r in plain.recipients] == ["support@gw.test"] and plain.sender is None
+    assert arrival_for(b"Return-Path: <x@y.test>\r\nTo: support@gw.test\r\n\r\n", book).sender == "x@y.test"

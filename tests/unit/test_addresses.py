@@ -121,7 +121,7 @@ def test_only_the_form_the_gateway_writes_is_served(book, alias):
     account = next(n for n in range(1, 1000) if "k" in book.reply_address(12, n).split("-")[-1])
     address = book.reply_address(12, account)
     assert book.route(address) == ReplyRoute(12, account)
-    assert book.route(alias(address, account)) is None and book.canonical(alias(address, account)) is None
+    assert book.route(alias(address, account)) is None and book.served(alias(address, account)) is None
 
 
 def test_padded_bounce_addresses_are_not_served(book):
@@ -130,10 +130,10 @@ def test_padded_bounce_addresses_are_not_served(book):
 
 def test_every_served_spelling_has_one_canonical_form(book):
     reply = book.reply_address(12, 34)
-    assert book.canonical(f"<{reply.upper()}>") == reply
-    assert book.canonical("Support@GW.test") == "support@gw.test"
-    assert book.canonical(book.bounce_address(9).upper()) == book.bounce_address(9)
-    assert book.canonical("someone@else.test") is None
+    assert book.served(f"<{reply.upper()}>").address == reply
+    assert book.served("Support@GW.test").address == "support@gw.test"
+    assert book.served(book.bounce_address(9).upper()).address == book.bounce_address(9)
+    assert book.served("someone@else.test") is None
 
 
 KELVIN = "\u212a"  # KELVIN SIGN: str.lower() and NFKC both make it "k"
