@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
         if args.group == "db":
             return args.func(settings, args, out)
         if args.group == "serve":
-            return _serve(settings, args, out)
+            return _serve(settings, args)
         services = Services(settings, clock)
         try:
             with transaction(services.sessions) as session:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
         return EXIT_UNAVAILABLE
 
 
-def _serve(settings: Settings, args, out: Output) -> int:
+def _serve(settings: Settings, args) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of every job at INFO
     from gateway.app import Gateway  # here, so that no other command loads the servers' libraries
