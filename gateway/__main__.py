@@ -1,5 +1,5 @@
 import sys
 
-from gateway.channels.cli import main
+from gateway.main import main
 
 sys.exit(main())

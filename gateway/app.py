@@ -1,4 +1,5 @@
-"""Composition root: builds every part from the settings. No module-level state anywhere."""
+"""Composition root of the serving process: the listeners, the intake, the courier and the jobs, over the
+services every command shares (gateway.services). No module-level state anywhere."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ from datetime import datetime
 from aiohttp import web
 
 from gateway.channels.api import StaffApi
-from gateway.config import Settings, secret_key_bytes
-from gateway.domain.delegates import InvitePolicy
-from gateway.outbox.deliverability import Deliverability
+from gateway.config import Settings
 from gateway.channels.http import AcceptPages, Health, make_http_app
 from gateway.channels.imap import MailboxPoller
 from gateway.jobs import Jobs
 from gateway.outbox.letters import Letters
-from gateway.outbox.mailer import Mailer
 from gateway.outbox.outbound import Courier
 from gateway.intake.actions import Actions
 from gateway.intake.chain import intake_chain
@@ -27,27 +25,18 @@ from gateway.intake.notices import Notices
 from gateway.intake.pipeline import Intake
 from gateway.outbox.render import Renderer
 from gateway.channels.smtp import GatewayHandler, smtp_factory
-from parsers.addresses import AddressBook, LinkSigner
-from storage.db import make_engine, make_sessionmaker, writers
+from gateway.services import Services
+from storage.db import writers
 from storage.group_commit import GroupCommit
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 
-class Gateway:
+class Gateway(Services):
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow):
-        self.settings = settings
-        self.clock = clock
-        key = secret_key_bytes(settings)
-        self.engine = make_engine(settings.database_url)
-        self.sessions = make_sessionmaker(self.engine)
-        self.addresses = AddressBook(key, settings.mail_domain, settings.support)
-        self.links = LinkSigner(key)
+        super().__init__(settings, clock)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
-        self.mailer = Mailer(settings, self.addresses, clock)
-        self.deliverability = Deliverability(self.mailer, settings)
-        self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
         self.breaker = LoopBreaker(settings)
         actions = Actions(self.mailer, self.invites, settings, self.addresses)
         self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)),

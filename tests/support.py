@@ -255,7 +255,7 @@ def reply_address(gw, ticket: int, email: str) -> str:
 
 def cli(*args, clock: Clock | None = None) -> CliResult:
     """Runs the real `gateway` command in-process (settings come from the GATEWAY_* environment)."""
-    from gateway.channels.cli import main as cli_main
+    from gateway.main import main as cli_main
     from storage.models import utcnow
 
     out, err = io.StringIO(), io.StringIO()

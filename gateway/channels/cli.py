@@ -1,31 +1,29 @@
-"""The `gateway` command. Exit status: 0 done, 1 refused by a rule, 2 usage, 3 storage unavailable."""
+"""The `gateway` commands and their parser; gateway.main runs them with what each needs.
+Exit status: 0 done, 1 refused by a rule, 2 usage, 3 storage unavailable."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.domain.access import require_post_access
 from gateway.domain.accounts import add_account, get_account, list_accounts
-from gateway.app import Gateway
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import Settings
 from gateway.domain.api_tokens import create_token, list_tokens, revoke_token
 from gateway.domain.delegates import delegates_of, invite, revoke
-from gateway.domain.errors import Refused
 from gateway.channels.terminal import shown, shown_json
 from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
 from gateway.channels.views import delegate_view, ticket_view, when
-from storage.db import STORAGE_DOWN, transaction, upgrade
-from storage.models import InboundMessage, InboundOutcome, PostSource, Role, utcnow
+from gateway.services import Services
+from storage.db import upgrade
+from storage.models import InboundMessage, InboundOutcome, PostSource, Role
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -55,25 +53,25 @@ def _table(rows: Sequence[Sequence[object]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-# --- commands; each gets (gateway, session, args, out) ---------------------------------------
+# --- commands; each gets (services, session, args, out) ---------------------------------------
 
-def account_add(gw: Gateway, session: Session, args, out: Output) -> None:
+def account_add(services: Services, session: Session, args, out: Output) -> None:
     account = add_account(session, args.email, args.name, Role(args.role))
     out.show({"email": account.email, "name": account.name, "role": account.role.value},
              lambda: f"added {account.role.value} {shown(account.name)} <{shown(account.email)}>")
 
 
-def account_list(gw: Gateway, session: Session, args, out: Output) -> None:
-    labels = gw.deliverability.labels(session, gw.clock())
+def account_list(services: Services, session: Session, args, out: Output) -> None:
+    labels = services.deliverability.labels(session, services.clock())
     rows = [(a, labels.get(a.email, "ok")) for a in list_accounts(session)]
     out.show([{"email": a.email, "name": a.name, "role": a.role.value, "delivery": label} for a, label in rows],
              lambda: _table([[a.email, a.name, a.role.value, label] for a, label in rows],
                             ["EMAIL", "NAME", "ROLE", "DELIVERY"]))
 
 
-def account_show(gw: Gateway, session: Session, args, out: Output) -> None:
+def account_show(services: Services, session: Session, args, out: Output) -> None:
     account = get_account(session, args.email)
-    state = gw.deliverability.state(session, account.email, gw.clock())
+    state = services.deliverability.state(session, account.email, services.clock())
     data = {
         "email": account.email, "name": account.name, "role": account.role.value,
         "delivery": {
@@ -98,20 +96,20 @@ def account_show(gw: Gateway, session: Session, args, out: Output) -> None:
     out.show(data, plain)
 
 
-def account_resume(gw: Gateway, session: Session, args, out: Output) -> None:
+def account_resume(services: Services, session: Session, args, out: Output) -> None:
     account = get_account(session, args.email)
-    gw.deliverability.resume(session, account, get_account(session, args.by), gw.clock())
+    services.deliverability.resume(session, account, get_account(session, args.by), services.clock())
     out.show({"email": account.email, "delivery": "ok"}, lambda: f"delivery to {shown(account.email)} resumed")
 
 
-def token_create(gw: Gateway, session: Session, args, out: Output) -> None:
+def token_create(services: Services, session: Session, args, out: Output) -> None:
     row, token = create_token(session, get_account(session, args.for_), args.label)
     out.show({"id": row.id, "account": row.account.email, "label": row.label, "token": token},
              lambda: f"{token}\n(API token {row.id} for {shown(row.account.email)}: shown only now; "
                      f"send it as 'Authorization: Bearer <token>')")
 
 
-def token_list(gw: Gateway, session: Session, args, out: Output) -> None:
+def token_list(services: Services, session: Session, args, out: Output) -> None:
     tokens = list_tokens(session)
     data = [{"id": t.id, "account": t.account.email, "label": t.label, "created_at": when(t.created_at),
              "revoked_at": when(t.revoked_at)} for t in tokens]
@@ -120,20 +118,20 @@ def token_list(gw: Gateway, session: Session, args, out: Output) -> None:
                                   ["ID", "ACCOUNT", "LABEL", "CREATED", "REVOKED"]))
 
 
-def token_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
-    row = revoke_token(session, args.id, gw.clock())
+def token_revoke(services: Services, session: Session, args, out: Output) -> None:
+    row = revoke_token(session, args.id, services.clock())
     out.show({"id": row.id, "revoked_at": when(row.revoked_at)}, lambda: f"API token {row.id} revoked")
 
 
-def ticket_create(gw: Gateway, session: Session, args, out: Output) -> None:
+def ticket_create(services: Services, session: Session, args, out: Output) -> None:
     owner, creator = get_account(session, args.owner), get_account(session, args.by)
-    ticket, _ = open_ticket(session, gw.mailer, owner=owner, creator=creator, subject=args.subject,
+    ticket, _ = open_ticket(session, services.mailer, owner=owner, creator=creator, subject=args.subject,
                             first_post=NewPost(body=args.body, source=PostSource.CLI))
     out.show({"number": ticket.id, "subject": ticket.subject, "status": ticket.status.value},
              lambda: str(ticket.id))
 
 
-def ticket_list(gw: Gateway, session: Session, args, out: Output) -> None:
+def ticket_list(services: Services, session: Session, args, out: Output) -> None:
     tickets = list_tickets(session)
     out.show([{"number": t.id, "subject": t.subject, "status": t.status.value, "owner": t.owner.email}
               for t in tickets],
@@ -141,9 +139,9 @@ def ticket_list(gw: Gateway, session: Session, args, out: Output) -> None:
                             ["TICKET", "STATUS", "OWNER", "SUBJECT"]))
 
 
-def ticket_show(gw: Gateway, session: Session, args, out: Output) -> None:
+def ticket_show(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    data = ticket_view(session, ticket, gw.clock())
+    data = ticket_view(session, ticket, services.clock())
 
     def plain() -> str:
         lines = [f"#{ticket.id} {shown(ticket.subject)}", f"status: {ticket.status.value}",
@@ -160,56 +158,56 @@ def ticket_show(gw: Gateway, session: Session, args, out: Output) -> None:
     out.show(data, plain)
 
 
-def ticket_addresses(gw: Gateway, session: Session, args, out: Output) -> None:
+def ticket_addresses(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
     account = get_account(session, args.for_)
-    require_post_access(session, ticket, account, gw.clock())
+    require_post_access(session, ticket, account, services.clock())
     data = {"ticket": ticket.id, "email": account.email,
-            "reply_address": gw.addresses.reply_address(ticket.id, account.id),
-            "invite_address": gw.addresses.invite_address(ticket.id, account.id) if account.role.is_staff else None}
+            "reply_address": services.addresses.reply_address(ticket.id, account.id),
+            "invite_address": services.addresses.invite_address(ticket.id, account.id) if account.role.is_staff else None}
     out.show(data, lambda: "\n".join(f"{k}: {shown(v)}" for k, v in data.items() if k.endswith("address") and v))
 
 
-def ticket_close(gw: Gateway, session: Session, args, out: Output) -> None:
+def ticket_close(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
     close_ticket(session, ticket, get_account(session, args.by))
     out.show({"number": ticket.id, "status": ticket.status.value}, lambda: f"ticket #{ticket.id} closed")
 
 
-def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
+def delegate_invite(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    delegate = invite(session, gw.mailer, ticket, args.email, get_account(session, args.by), now=gw.clock(),
-                      policy=gw.invites)
+    delegate = invite(session, services.mailer, ticket, args.email, get_account(session, args.by), now=services.clock(),
+                      policy=services.invites)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
               "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
              lambda: f"invited {shown(delegate.account.name)} <{shown(delegate.account.email)}> to #{ticket.id}; "
                      f"the accept link expires {when(delegate.expires_at)}")
 
 
-def delegate_list(gw: Gateway, session: Session, args, out: Output) -> None:
+def delegate_list(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    now = gw.clock()
+    now = services.clock()
     data = [delegate_view(d, now) for d in delegates_of(session, ticket, now, include_ended=args.all)]
     out.show(data, lambda: _table([[d["email"], d["name"], d["status"], d["invited_at"]] for d in data],
                                   ["EMAIL", "NAME", "STATUS", "INVITED"]))
 
 
-def delegate_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
+def delegate_revoke(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    delegate = revoke(session, ticket, args.email, get_account(session, args.by), gw.clock())
+    delegate = revoke(session, ticket, args.email, get_account(session, args.by), services.clock())
     out.show({"ticket": ticket.id, "email": delegate.account.email, "status": delegate.status.value},
              lambda: f"revoked {shown(delegate.account.email)} on #{ticket.id}")
 
 
-def post(gw: Gateway, session: Session, args, out: Output) -> None:
+def post(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    new = add_post(session, gw.mailer, ticket, get_account(session, args.by),
-                   NewPost(body=args.body, source=PostSource.CLI), gw.clock())
+    new = add_post(session, services.mailer, ticket, get_account(session, args.by),
+                   NewPost(body=args.body, source=PostSource.CLI), services.clock())
     out.show({"ticket": ticket.id, "post": new.id, "status": ticket.status.value},
              lambda: f"posted to #{ticket.id}; status {ticket.status.value}")
 
 
-def inbound_list(gw: Gateway, session: Session, args, out: Output) -> None:
+def inbound_list(services: Services, session: Session, args, out: Output) -> None:
     rows = session.execute(
         select(InboundOutcome, InboundMessage).join(InboundMessage, InboundOutcome.message_id == InboundMessage.id)
         .order_by(InboundOutcome.id.desc()).limit(args.limit)
@@ -224,18 +222,23 @@ def inbound_list(gw: Gateway, session: Session, args, out: Output) -> None:
 
 # --- commands that manage the process rather than data ----------------------------------------
 
+class Server(Protocol):
+    """What `gateway serve` runs: gateway.app.Gateway, built by gateway.main."""
+    settings: Settings
+
+    async def serve_forever(self) -> None: ...
+
+
 def db_upgrade(settings: Settings, args, out: Output) -> int:
     upgrade(settings.database_url)
     out.show({"database": "up to date"}, lambda: "database schema is up to date")
     return EXIT_OK
 
 
-def serve(settings: Settings, args, out: Output) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run of every job at INFO
-    gateway = Gateway(settings)
+def serve(server: Server) -> int:
+    settings = server.settings
     try:
-        asyncio.run(gateway.serve_forever())
+        asyncio.run(server.serve_forever())
     except OSError as exc:  # a listener could not be opened (address in use, no permission, ...)
         print(f"error: cannot listen (SMTP {settings.smtp_host}:{settings.smtp_port}, "
               f"HTTP {settings.http_host}:{settings.http_port}): {exc.strerror or exc}", file=sys.stderr)
@@ -245,7 +248,7 @@ def serve(settings: Settings, args, out: Output) -> int:
 
 # --- parsing --------------------------------------------------------------------------------
 
-def _parser() -> argparse.ArgumentParser:
+def argument_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--config", default=argparse.SUPPRESS, help="TOML settings file")
@@ -259,8 +262,8 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     db = groups.add_parser("db", help="database schema").add_subparsers(dest="cmd", required=True)
-    command(db, "upgrade", db_upgrade, "create or migrate the schema (idempotent)").set_defaults(process=True)
-    command(groups, "serve", serve, "run SMTP, HTTP and the scheduler").set_defaults(process=True)
+    command(db, "upgrade", db_upgrade, "create or migrate the schema (idempotent)")
+    command(groups, "serve", serve, "run SMTP, HTTP and the scheduler")
 
     account = groups.add_parser("account", help="store accounts").add_subparsers(dest="cmd", required=True)
     p = command(account, "add", account_add, "add an account")
@@ -314,30 +317,3 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=50)
     return parser
 
-
-def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) -> int:
-    args = _parser().parse_args(argv)
-    out = Output(args.json)
-    try:
-        settings = load_settings(getattr(args, "config", None))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        if getattr(args, "process", False):
-            return args.func(settings, args, out)
-        gateway = Gateway(settings, clock)
-        try:
-            with transaction(gateway.sessions) as session:
-                args.func(gateway, session, args, out)
-        finally:
-            gateway.engine.dispose()
-        return EXIT_OK
-    except Refused as refusal:
-        print(f"error: {shown(refusal.text, lines=True)}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (*STORAGE_DOWN, sa_exc.ProgrammingError) as exc:  # ProgrammingError: no schema yet (PostgreSQL)
-        orig = getattr(exc, "orig", None)
-        detail = str(orig).splitlines()[0] if orig else type(exc).__name__
-        print(f"error: database unavailable or not set up ({detail}); run 'gateway db upgrade'", file=sys.stderr)
-        return EXIT_UNAVAILABLE

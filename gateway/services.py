@@ -1,0 +1,31 @@
+"""What the commands work with, built from the settings without a listener or a scheduler: the database,
+the address book and link signer, the mailer, deliverability, the invite policy, the clock. The serving
+process (gateway.app.Gateway) builds on it; every `gateway` command but serve gets only this (gateway.main),
+so that none of them loads aiosmtpd, aiohttp or APScheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from gateway.config import Settings, secret_key_bytes
+from gateway.domain.delegates import InvitePolicy
+from gateway.outbox.deliverability import Deliverability
+from gateway.outbox.mailer import Mailer
+from parsers.addresses import AddressBook, LinkSigner
+from storage.db import make_engine, make_sessionmaker
+from storage.models import utcnow
+
+
+class Services:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.settings = settings
+        self.clock = clock
+        key = secret_key_bytes(settings)
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.addresses = AddressBook(key, settings.mail_domain, settings.support)
+        self.links = LinkSigner(key)
+        self.mailer = Mailer(settings, self.addresses, clock)
+        self.deliverability = Deliverability(self.mailer, settings)
+        self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
