@@ -18,8 +18,8 @@ from gateway.channels.http import AcceptPages, Health, make_http_app
 from gateway.channels.imap import MailboxPoller
 from gateway.jobs import Jobs
 from gateway.outbox.letters import Letters
-from gateway.outbox.mailer import Mailer
 from gateway.outbox.outbound import Courier
+from gateway.outbox.queue import Outbox
 from gateway.intake.pipeline import Intake
 from gateway.outbox.render import Renderer
 from gateway.channels.smtp import GatewayHandler, smtp_factory
@@ -41,10 +41,10 @@ class Gateway:
         self.addresses = AddressBook(key, settings.mail_domain, settings.support)
         self.links = LinkSigner(key)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
-        self.mailer = Mailer(settings, self.addresses, clock)
-        self.deliverability = Deliverability(self.mailer, settings)
+        self.outbox = Outbox(settings, self.addresses, clock)
+        self.deliverability = Deliverability(self.outbox, settings)
         self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
-        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.mailer, self.deliverability,
+        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)), self.outbox, self.deliverability,
                              self.invites, settings, clock)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
@@ -67,9 +67,9 @@ class Gateway:
         loop = asyncio.get_running_loop()
         smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)
         self._servers.append(smtp)
-        pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
+        pages = AcceptPages(self.sessions, self.outbox, self.links, self.renderer, self.clock, self.wake_delivery)
         health = Health(self.sessions, self.poller.status if self.poller is not None else None)
-        api = StaffApi(self.sessions, self.mailer, self.invites, self.clock, self.wake_delivery)
+        api = StaffApi(self.sessions, self.outbox, self.invites, self.clock, self.wake_delivery)
         self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()

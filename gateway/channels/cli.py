@@ -127,7 +127,7 @@ def token_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
 
 def ticket_create(gw: Gateway, session: Session, args, out: Output) -> None:
     owner, creator = get_account(session, args.owner), get_account(session, args.by)
-    ticket, _ = open_ticket(session, gw.mailer, owner=owner, creator=creator, subject=args.subject,
+    ticket, _ = open_ticket(session, gw.outbox, owner=owner, creator=creator, subject=args.subject,
                             first_post=NewPost(body=args.body, source=PostSource.CLI))
     out.show({"number": ticket.id, "subject": ticket.subject, "status": ticket.status.value},
              lambda: str(ticket.id))
@@ -178,7 +178,7 @@ def ticket_close(gw: Gateway, session: Session, args, out: Output) -> None:
 
 def delegate_invite(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    delegate = invite(session, gw.mailer, ticket, args.email, get_account(session, args.by), now=gw.clock(),
+    delegate = invite(session, gw.outbox, ticket, args.email, get_account(session, args.by), now=gw.clock(),
                       policy=gw.invites)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
               "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
@@ -203,7 +203,7 @@ def delegate_revoke(gw: Gateway, session: Session, args, out: Output) -> None:
 
 def post(gw: Gateway, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    new = add_post(session, gw.mailer, ticket, get_account(session, args.by),
+    new = add_post(session, gw.outbox, ticket, get_account(session, args.by),
                    NewPost(body=args.body, source=PostSource.CLI), gw.clock())
     out.show({"ticket": ticket.id, "post": new.id, "status": ticket.status.value},
              lambda: f"posted to #{ticket.id}; status {ticket.status.value}")

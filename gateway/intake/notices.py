@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.accounts import find_account, new_client
-from gateway.outbox.mailer import Mailer
+from gateway.outbox.queue import Outbox
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail
@@ -24,8 +24,8 @@ from storage.models import RefusalNotice
 log = logging.getLogger(__name__)
 
 class RefusalNotices:
-    def __init__(self, mailer: Mailer, limit: int, window_seconds: int):
-        self.mailer = mailer
+    def __init__(self, outbox: Outbox, limit: int, window_seconds: int):
+        self.outbox = outbox
         self.limit = limit
         self.window = timedelta(seconds=window_seconds)
 
@@ -42,7 +42,7 @@ class RefusalNotices:
         account = find_account(session, address)
         if account is None:  # not stored: only the notice's greeting and To header use it
             account = new_client(address)
-        self.mailer.refusal_notice(session, account, mail.subject, list(refusals))
+        self.outbox.refusal_notice(session, account, mail.subject, list(refusals))
         session.add(RefusalNotice(address=address, sent_at=now, inbound_id=inbound_id))
         return True
 
@@ -52,7 +52,7 @@ class RefusalNotices:
         if len(mail.from_addresses) != 1:
             return "no single From address"
         address = mail.from_addresses[0]
-        if self.mailer.addresses.is_ours(address):
+        if self.outbox.addresses.is_ours(address):
             return "sender is a gateway address"
         if not is_ascii_address(address):
             return "sender's address is not ASCII (the gateway does not send with SMTPUTF8)"

@@ -29,7 +29,7 @@ from gateway.outbox.deliverability import Deliverability
 from gateway.domain.delegates import InvitePolicy, invite
 from gateway.domain.errors import Held, Reason, Refused, StorageUnavailable
 from gateway.intake.loop_breaker import Event, LoopBreaker
-from gateway.outbox.mailer import InviteResult, Mailer
+from gateway.outbox.queue import InviteResult, Outbox
 from gateway.intake.notices import RefusalNotices
 from gateway.domain.tickets import NewAttachment, NewPost, add_post, open_ticket
 from parsers.addresses import BounceRoute, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
@@ -95,16 +95,16 @@ class Decision:
 
 
 class Intake:
-    def __init__(self, commits: GroupCommit, mailer: Mailer, deliverability: Deliverability, invites: InvitePolicy,
+    def __init__(self, commits: GroupCommit, outbox: Outbox, deliverability: Deliverability, invites: InvitePolicy,
                  settings: Settings, clock: Callable[[], datetime]):
         self.commits = commits
-        self.mailer = mailer
+        self.outbox = outbox
         self.deliverability = deliverability
         self.invites = invites
-        self.addresses = mailer.addresses
+        self.addresses = outbox.addresses
         self.settings = settings
         self.clock = clock
-        self.notices = RefusalNotices(mailer, settings.imap_notice_limit, settings.imap_notice_window)
+        self.notices = RefusalNotices(outbox, settings.imap_notice_limit, settings.imap_notice_window)
         self.breaker = LoopBreaker(settings)
 
     def process(self, raw: bytes, delivery: Delivery) -> list[Decision]:
@@ -309,7 +309,7 @@ class Intake:
             return
         sender = mail.from_addresses[0] if mail.from_addresses else "an unknown sender"
         for person in staff_on(session, ticket):
-            self.mailer.held_notice(session, ticket, person, sender, reason)
+            self.outbox.held_notice(session, ticket, person, sender, reason)
 
     def _act(self, session: Session, inbound: InboundMessage, mail: ParsedMail, content: Content,
              recipient: str, route,
@@ -390,7 +390,7 @@ class Intake:
             raise Refused(Reason.NO_SUCH_TICKET, "This reply address is no longer in use.")
         self._require_sender_is(mail, account)
         self.breaker.check(session, account.email, True, ticket.id, now)
-        post = add_post(session, self.mailer, ticket, account, self._new_post(inbound, mail, content), now)
+        post = add_post(session, self.outbox, ticket, account, self._new_post(inbound, mail, content), now)
         return Decision(recipient, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}", ticket.id,
                         loop_event=Event(ticket.id, proven=True, held=False))
 
@@ -413,9 +413,9 @@ class Intake:
                                  "from the CLI or the API, not by mail to the support address.")
         self.breaker.check(session, sender, False, None, now)
         subject = _REPLY_PREFIX.sub("", mail.subject or "")
-        ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
+        ticket, post = open_ticket(session, self.outbox, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(inbound, mail, content))
-        self.mailer.acknowledgement(session, ticket, post)
+        self.outbox.acknowledgement(session, ticket, post)
         return Decision(recipient, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id,
                         loop_event=Event(ticket.id, proven=False, held=False))
 
@@ -431,7 +431,7 @@ class Intake:
         for address in invitees:
             try:
                 with session.begin_nested():
-                    delegate = invite(session, self.mailer, ticket, address, staff, now=now, policy=self.invites)
+                    delegate = invite(session, self.outbox, ticket, address, staff, now=now, policy=self.invites)
                 results.append(InviteResult(address, delegate.account.name))
             except Refused as refusal:
                 if refusal.reason in (Reason.NOT_STAFF, Reason.TICKET_CLOSED):
@@ -441,7 +441,7 @@ class Intake:
         refused = "; ".join(f"{r.refusal}" for r in results if r.refusal is not None)
         if not invited:
             raise Refused(Reason.NO_INVITEES, f"No one was invited to ticket #{ticket.id}: {refused}")
-        self.mailer.invite_confirmation(session, ticket, staff, results)
+        self.outbox.invite_confirmation(session, ticket, staff, results)
         summary = f"invited {', '.join(invited)} to ticket #{ticket.id}" + (f"; refused: {refused}" if refused else "")
         return Decision(recipient, Outcome.INVITED, summary, ticket.id)
 
@@ -468,7 +468,7 @@ class Intake:
             return
         account = find_account(session, mail.from_addresses[0])
         if account is not None:
-            self.mailer.refusal_notice(session, account, mail.subject, [(d.recipient, d.told) for d in refused])
+            self.outbox.refusal_notice(session, account, mail.subject, [(d.recipient, d.told) for d in refused])
 
 
 def _proven(route) -> bool:

@@ -16,10 +16,6 @@ ORDER = ["gateway.app", "gateway.channels", "gateway.jobs", "gateway.intake", "g
 OWED = {
     # the CLI is the program's entry point: it builds the composition root it then drives
     ("gateway.channels.cli", "gateway.app"),
-    # the domain still queues its mail itself; it should record events that the outbox turns into rows
-    ("gateway.domain.delegates", "gateway.outbox.mailer"),
-    ("gateway.domain.tickets", "gateway.outbox.mailer"),
-    ("gateway.domain.tickets", "gateway.outbox.fanout"),
 }
 
 
