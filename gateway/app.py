@@ -38,10 +38,10 @@ class Gateway(Services):
         super().__init__(settings, clock)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
         self.breaker = LoopBreaker(settings)
-        actions = Actions(self.mailer, self.invites, settings, self.addresses)
+        actions = Actions(self.outbox, self.invites, settings, self.addresses)
         self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)),
                              intake_chain(self.addresses, self.deliverability, self.breaker, settings, actions),
-                             Notices(self.mailer, settings.imap_notice_limit, settings.imap_notice_window),
+                             Notices(self.outbox, settings.imap_notice_limit, settings.imap_notice_window),
                              self.breaker, clock)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
@@ -64,9 +64,9 @@ class Gateway(Services):
         loop = asyncio.get_running_loop()
         smtp = await loop.create_server(smtp_factory(handler, s), host=s.smtp_host, port=s.smtp_port)
         self._servers.append(smtp)
-        pages = AcceptPages(self.sessions, self.mailer, self.links, self.renderer, self.clock, self.wake_delivery)
+        pages = AcceptPages(self.sessions, self.outbox, self.links, self.renderer, self.clock, self.wake_delivery)
         health = Health(self.sessions, self.poller.status if self.poller is not None else None)
-        api = StaffApi(self.sessions, self.mailer, self.invites, self.clock, self.wake_delivery)
+        api = StaffApi(self.sessions, self.outbox, self.invites, self.clock, self.wake_delivery)
         self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()

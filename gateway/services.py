@@ -1,5 +1,5 @@
 """What the commands work with, built from the settings without a listener or a scheduler: the database,
-the address book and link signer, the mailer, deliverability, the invite policy, the clock. The serving
+the address book and link signer, the outbox, deliverability, the invite policy, the clock. The serving
 process (gateway.app.Gateway) builds on it; every `gateway` command but serve gets only this (gateway.main),
 so that none of them loads aiosmtpd, aiohttp or APScheduler."""
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from gateway.config import Settings, secret_key_bytes
 from gateway.domain.delegates import InvitePolicy
 from gateway.outbox.deliverability import Deliverability
-from gateway.outbox.mailer import Mailer
+from gateway.outbox.queue import Outbox
 from parsers.addresses import AddressBook, LinkSigner
 from storage.db import make_engine, make_sessionmaker
 from storage.models import utcnow
@@ -26,6 +26,6 @@ class Services:
         self.sessions = make_sessionmaker(self.engine)
         self.addresses = AddressBook(key, settings.mail_domain, settings.support)
         self.links = LinkSigner(key)
-        self.mailer = Mailer(settings, self.addresses, clock)
-        self.deliverability = Deliverability(self.mailer, settings)
+        self.outbox = Outbox(settings, self.addresses, clock)
+        self.deliverability = Deliverability(self.outbox, settings)
         self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)

@@ -23,7 +23,7 @@ from gateway.domain.accounts import get_account
 from gateway.domain.api_tokens import account_for
 from gateway.domain.delegates import InvitePolicy, delegates_of, invite, revoke
 from gateway.domain.errors import Reason, Refused, StorageUnavailable
-from gateway.outbox.mailer import Mailer
+from gateway.domain.events import Events
 from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, open_ticket
 from gateway.channels.views import delegate_view, ticket_view
 from storage.db import STORAGE_DOWN, transaction
@@ -98,10 +98,10 @@ def _field(body: dict, name: str) -> str:
 
 
 class StaffApi:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, invites: InvitePolicy,
+    def __init__(self, sessions: sessionmaker[Session], events: Events, invites: InvitePolicy,
                  clock: Callable[[], datetime], after_commit: Callable[[], None]):
         self.sessions = sessions
-        self.mailer = mailer
+        self.events = events
         self.invites = invites
         self.clock = clock
         self.after_commit = after_commit
@@ -151,7 +151,7 @@ class StaffApi:
 
     def _create_ticket(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
         owner = get_account(session, _field(data, "owner"))
-        ticket, _ = open_ticket(session, self.mailer, owner=owner, creator=me, subject=_field(data, "subject"),
+        ticket, _ = open_ticket(session, self.events, owner=owner, creator=me, subject=_field(data, "subject"),
                                 first_post=NewPost(body=_field(data, "body"), source=PostSource.API))
         return 201, ticket_view(session, ticket, self.clock())
 
@@ -162,7 +162,7 @@ class StaffApi:
 
     def _post(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
         ticket = _ticket(session, data)
-        post = add_post(session, self.mailer, ticket, me, NewPost(body=_field(data, "body"), source=PostSource.API),
+        post = add_post(session, self.events, ticket, me, NewPost(body=_field(data, "body"), source=PostSource.API),
                         self.clock())
         return 201, {"ticket": ticket.id, "post": post.id, "status": ticket.status.value}
 
@@ -178,7 +178,7 @@ class StaffApi:
 
     def _invite(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
         ticket = _ticket(session, data)
-        delegate = invite(session, self.mailer, ticket, _field(data, "email"), me, now=self.clock(),
+        delegate = invite(session, self.events, ticket, _field(data, "email"), me, now=self.clock(),
                           policy=self.invites)
         return 201, delegate_view(delegate, self.clock())
 

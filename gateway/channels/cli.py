@@ -125,7 +125,7 @@ def token_revoke(services: Services, session: Session, args, out: Output) -> Non
 
 def ticket_create(services: Services, session: Session, args, out: Output) -> None:
     owner, creator = get_account(session, args.owner), get_account(session, args.by)
-    ticket, _ = open_ticket(session, services.mailer, owner=owner, creator=creator, subject=args.subject,
+    ticket, _ = open_ticket(session, services.outbox, owner=owner, creator=creator, subject=args.subject,
                             first_post=NewPost(body=args.body, source=PostSource.CLI))
     out.show({"number": ticket.id, "subject": ticket.subject, "status": ticket.status.value},
              lambda: str(ticket.id))
@@ -176,7 +176,7 @@ def ticket_close(services: Services, session: Session, args, out: Output) -> Non
 
 def delegate_invite(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    delegate = invite(session, services.mailer, ticket, args.email, get_account(session, args.by), now=services.clock(),
+    delegate = invite(session, services.outbox, ticket, args.email, get_account(session, args.by), now=services.clock(),
                       policy=services.invites)
     out.show({"ticket": ticket.id, "email": delegate.account.email, "name": delegate.account.name,
               "status": delegate.status.value, "expires_at": when(delegate.expires_at)},
@@ -201,7 +201,7 @@ def delegate_revoke(services: Services, session: Session, args, out: Output) -> 
 
 def post(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    new = add_post(session, services.mailer, ticket, get_account(session, args.by),
+    new = add_post(session, services.outbox, ticket, get_account(session, args.by),
                    NewPost(body=args.body, source=PostSource.CLI), services.clock())
     out.show({"ticket": ticket.id, "post": new.id, "status": ticket.status.value},
              lambda: f"posted to #{ticket.id}; status {ticket.status.value}")

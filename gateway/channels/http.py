@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.channels.api import StaffApi
 from gateway.domain.delegates import LinkState, accept, link_state
-from gateway.outbox.mailer import Mailer
+from gateway.domain.events import Events
 from gateway.outbox.render import Renderer
 from parsers.addresses import LinkSigner
 from storage.db import transaction
@@ -53,10 +53,10 @@ class Invitation:
 
 
 class AcceptPages:
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, links: LinkSigner, renderer: Renderer,
+    def __init__(self, sessions: sessionmaker[Session], events: Events, links: LinkSigner, renderer: Renderer,
                  clock: Callable[[], datetime], after_commit: Callable[[], None]):
         self.sessions = sessions
-        self.mailer = mailer
+        self.events = events
         self.links = links
         self.renderer = renderer
         self.clock = clock
@@ -81,7 +81,7 @@ class AcceptPages:
 
     def _accept(self, delegate_id: int) -> Invitation:
         with transaction(self.sessions) as session:
-            delegate, state = accept(session, self.mailer, delegate_id, self.clock())
+            delegate, state = accept(session, self.events, delegate_id, self.clock())
             if delegate is None or state != LinkState.VALID:
                 return Invitation(state, {})
             return Invitation(state, {"ticket": delegate.ticket})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.accounts import find_account, new_client, require_mailable, valid_email
 from gateway.domain.errors import Reason, Refused
-from gateway.outbox.mailer import Mailer
+from gateway.domain.events import Accepted, Events, Invited
 from storage.db import rows_changed
 from storage.models import (
     Account,
@@ -44,7 +44,7 @@ class InvitePolicy:
     create_accounts: bool = False
 
 
-def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str, by: Account, *,
+def invite(session: Session, events: Events, ticket: Ticket, invitee_email: str, by: Account, *,
            now: datetime, policy: InvitePolicy) -> Delegate:
     _require_staff(by, "invite")
     if not ticket.is_active:
@@ -75,7 +75,7 @@ def invite(session: Session, mailer: Mailer, ticket: Ticket, invitee_email: str,
     )
     session.add(delegate)
     session.flush()
-    mailer.invitation(session, delegate)
+    events.record(session, Invited(delegate))
     return delegate
 
 
@@ -99,7 +99,7 @@ def link_state(delegate: Delegate | None, now: datetime) -> LinkState:
     return LinkState.VALID
 
 
-def accept(session: Session, mailer: Mailer, delegate_id: int, now: datetime) -> tuple[Delegate | None, LinkState]:
+def accept(session: Session, events: Events, delegate_id: int, now: datetime) -> tuple[Delegate | None, LinkState]:
     """Accept once: only an invited, unexpired invitation moves, whatever runs at the same time."""
     moved = rows_changed(session, update(Delegate)
                          .where(Delegate.id == delegate_id, Delegate.status == DelegateStatus.INVITED,
@@ -111,7 +111,7 @@ def accept(session: Session, mailer: Mailer, delegate_id: int, now: datetime) ->
         return delegate, link_state(delegate, now)
     last = session.scalars(select(Post).where(Post.ticket_id == delegate.ticket_id)
                            .order_by(Post.id.desc()).limit(1)).first()
-    mailer.thread_so_far(session, delegate, last)
+    events.record(session, Accepted(delegate, last))
     return delegate, LinkState.VALID
 
 

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.access import require_post_access
 from gateway.domain.errors import Reason, Refused
-from gateway.outbox.fanout import alert_staff, fan_out
-from gateway.outbox.mailer import Mailer
+from gateway.domain.events import Events, PostAdded, TicketOpened
 from gateway.domain.plain_text import one_line
 from storage.models import Account, Attachment, Post, PostSource, Role, Ticket, TicketStatus
 
@@ -60,9 +59,9 @@ def clean_subject(subject: str) -> str:
     return subject[:MAX_SUBJECT] or "(no subject)"
 
 
-def open_ticket(session: Session, mailer: Mailer, *, owner: Account, creator: Account, subject: str,
+def open_ticket(session: Session, events: Events, *, owner: Account, creator: Account, subject: str,
                 first_post: NewPost) -> tuple[Ticket, Post]:
-    """A new ticket owned by a client, with its first post sent to everyone else with access."""
+    """A new ticket owned by a client, with its first post (TicketOpened)."""
     if owner.role != Role.CLIENT:
         raise Refused(Reason.INVALID_INPUT, f"{owner.email} is not a client account; tickets are owned by clients.")
     if creator.id != owner.id and not creator.role.is_staff:
@@ -74,21 +73,19 @@ def open_ticket(session: Session, mailer: Mailer, *, owner: Account, creator: Ac
     session.add(ticket)
     session.flush()
     post = _store_post(session, ticket, creator, first_post)
-    fan_out(session, mailer, ticket, post, first=True)
-    if not creator.role.is_staff:
-        alert_staff(session, mailer, ticket, post)
+    events.record(session, TicketOpened(ticket, post))
     return ticket, post
 
 
-def add_post(session: Session, mailer: Mailer, ticket: Ticket, author: Account, new: NewPost,
+def add_post(session: Session, events: Events, ticket: Ticket, author: Account, new: NewPost,
              now: datetime) -> Post:
-    """A post by someone with access; sets the ticket's status and fans the post out."""
+    """A post by someone with access (PostAdded); sets the ticket's status."""
     require_post_access(session, ticket, author, now)
     if not new.body.strip():
         raise Refused(Reason.NOTHING_NEW, "Nothing new in your reply: it only quotes earlier messages.")
     ticket.status = TicketStatus.AWAITING_CLIENT if author.role.is_staff else TicketStatus.CLIENT_REPLIED
     post = _store_post(session, ticket, author, new)
-    fan_out(session, mailer, ticket, post)
+    events.record(session, PostAdded(ticket, post))
     return post
 
 

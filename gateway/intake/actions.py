@@ -13,7 +13,7 @@ from gateway.domain.tickets import NewAttachment, NewPost, add_post, open_ticket
 from gateway.intake.arrival import Decision
 from gateway.intake.inbound import Inbound, Target
 from gateway.intake.loop_breaker import Event
-from gateway.outbox.mailer import InviteResult, Mailer
+from gateway.outbox.queue import InviteResult, Outbox
 from parsers.addresses import AddressBook, InviteRoute, ReplyRoute, SupportRoute, addresses_in_text
 from parsers.filenames import safe_filename
 from parsers.forwards import split_forward
@@ -24,8 +24,8 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])
 
 
 class Actions:
-    def __init__(self, mailer: Mailer, invites: InvitePolicy, settings: Settings, addresses: AddressBook):
-        self.mailer = mailer
+    def __init__(self, outbox: Outbox, invites: InvitePolicy, settings: Settings, addresses: AddressBook):
+        self.outbox = outbox
         self.invites = invites
         self.settings = settings
         self.addresses = addresses
@@ -43,7 +43,7 @@ class Actions:
     def post_reply(self, message: Inbound, target: Target) -> Decision:
         ticket, account = target.ticket, target.account
         assert ticket is not None and account is not None  # AddressInUse
-        post = add_post(message.session, self.mailer, ticket, account, self._new_post(message), message.now)
+        post = add_post(message.session, self.outbox, ticket, account, self._new_post(message), message.now)
         return Decision(target.recipient.address, Outcome.POSTED, f"post #{post.id} on ticket #{ticket.id}",
                         ticket.id, loop_event=Event(ticket.id, proven=True, held=False))
 
@@ -55,9 +55,9 @@ class Actions:
             session.add(account)
             session.flush()
         subject = _REPLY_PREFIX.sub("", message.mail.subject or "")
-        ticket, post = open_ticket(session, self.mailer, owner=account, creator=account, subject=subject,
+        ticket, post = open_ticket(session, self.outbox, owner=account, creator=account, subject=subject,
                                    first_post=self._new_post(message))
-        self.mailer.acknowledgement(session, ticket, post)
+        self.outbox.acknowledgement(session, ticket, post)
         return Decision(target.recipient.address, Outcome.TICKET_CREATED, f"opened ticket #{ticket.id}", ticket.id,
                         loop_event=Event(ticket.id, proven=False, held=False))
 
@@ -68,7 +68,7 @@ class Actions:
         for address in self._invitees(message, staff):
             try:
                 with session.begin_nested():
-                    delegate = invite(session, self.mailer, ticket, address, staff, now=message.now,
+                    delegate = invite(session, self.outbox, ticket, address, staff, now=message.now,
                                       policy=self.invites)
                 results.append(InviteResult(address, delegate.account.name))
             except Refused as refusal:
@@ -79,7 +79,7 @@ class Actions:
         refused = "; ".join(f"{r.refusal}" for r in results if r.refusal is not None)
         if not invited:
             raise Refused(Reason.NO_INVITEES, f"No one was invited to ticket #{ticket.id}: {refused}")
-        self.mailer.invite_confirmation(session, ticket, staff, results)
+        self.outbox.invite_confirmation(session, ticket, staff, results)
         summary = f"invited {', '.join(invited)} to ticket #{ticket.id}" + (f"; refused: {refused}" if refused else "")
         return Decision(target.recipient.address, Outcome.INVITED, summary, ticket.id)
 

@@ -20,7 +20,7 @@ from gateway.domain.accounts import find_account, new_client
 from gateway.intake.arrival import Decision
 from gateway.intake.inbound import Inbound
 from gateway.outbox.fanout import staff_on
-from gateway.outbox.mailer import Mailer
+from gateway.outbox.queue import Outbox
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
 from parsers.mime import ParsedMail
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class Notices:
-    def __init__(self, mailer: Mailer, limit: int, window_seconds: int):
-        self.mailer = mailer
+    def __init__(self, outbox: Outbox, limit: int, window_seconds: int):
+        self.outbox = outbox
         self.limit = limit
         self.window = timedelta(seconds=window_seconds)
 
@@ -47,7 +47,7 @@ class Notices:
         elif len(refused) < len(decisions) and message.sender is not None:
             account = find_account(message.session, message.sender)
             if account is not None:
-                self.mailer.refusal_notice(message.session, account, message.mail.subject, refused)
+                self.outbox.refusal_notice(message.session, account, message.mail.subject, refused)
 
     def _tell_staff(self, message: Inbound, held: Decision) -> None:
         ticket = message.session.get(Ticket, held.ticket_id) if held.ticket_id is not None else None
@@ -56,7 +56,7 @@ class Notices:
             return
         sender = message.mail.from_addresses[0] if message.mail.from_addresses else "an unknown sender"
         for person in staff_on(message.session, ticket):
-            self.mailer.held_notice(message.session, ticket, person, sender, held.reason)
+            self.outbox.held_notice(message.session, ticket, person, sender, held.reason)
 
     def _notify_sender(self, session: Session, mail: ParsedMail, envelope_sender: str | None, inbound_id: int | None,
              refusals: Sequence[tuple[str, str]], now: datetime) -> bool:
@@ -71,7 +71,7 @@ class Notices:
         account = find_account(session, address)
         if account is None:  # not stored: only the notice's greeting and To header use it
             account = new_client(address)
-        self.mailer.refusal_notice(session, account, mail.subject, list(refusals))
+        self.outbox.refusal_notice(session, account, mail.subject, list(refusals))
         session.add(RefusalNotice(address=address, sent_at=now, inbound_id=inbound_id))
         return True
 
@@ -81,7 +81,7 @@ class Notices:
         if len(mail.from_addresses) != 1:
             return "no single From address"
         address = mail.from_addresses[0]
-        if self.mailer.addresses.is_ours(address):
+        if self.outbox.addresses.is_ours(address):
             return "sender is a gateway address"
         if not is_ascii_address(address):
             return "sender's address is not ASCII (the gateway does not send with SMTPUTF8)"

@@ -28,8 +28,8 @@ class OutboundAttachment:
 
 
 @dataclass(frozen=True)
-class Envelope:
-    """What the message says about itself; the SMTP envelope is decided at delivery."""
+class Head:
+    """The header fields of one outbound message (the SMTP envelope is decided at delivery)."""
 
     from_name: str
     from_address: str
@@ -118,24 +118,24 @@ def encode_attachments(attachments: tuple[OutboundAttachment, ...]) -> EncodedAt
                               tuple(_attachment_part(a) for a in attachments if not a.content_id))
 
 
-def build_head(envelope: Envelope) -> bytes:
+def build_head(head: Head) -> bytes:
     """The header of one copy: everything that names its recipient."""
-    head = [
-        _address_header("From", envelope.from_name, envelope.from_address),
-        _address_header("To", envelope.to_name, envelope.to_address),
-        _header("Subject", envelope.subject),
-        _header("Date", format_datetime(envelope.date)),
-        _header("Message-ID", f"<{envelope.message_id}>"),
+    lines = [
+        _address_header("From", head.from_name, head.from_address),
+        _address_header("To", head.to_name, head.to_address),
+        _header("Subject", head.subject),
+        _header("Date", format_datetime(head.date)),
+        _header("Message-ID", f"<{head.message_id}>"),
     ]
-    if envelope.reply_to:
-        head.append(_address_header("Reply-To", "", envelope.reply_to))
-    if envelope.in_reply_to:
-        head.append(_header("In-Reply-To", f"<{envelope.in_reply_to}>"))
-    if envelope.references:
-        head.append(_header("References", " ".join(f"<{ref}>" for ref in envelope.references)))
-    head.extend(_header(name, value) for name, value in envelope.extra_headers)
-    head.append(b"MIME-Version: 1.0\r\n")
-    return b"".join(head)
+    if head.reply_to:
+        lines.append(_address_header("Reply-To", "", head.reply_to))
+    if head.in_reply_to:
+        lines.append(_header("In-Reply-To", f"<{head.in_reply_to}>"))
+    if head.references:
+        lines.append(_header("References", " ".join(f"<{ref}>" for ref in head.references)))
+    lines.extend(_header(name, value) for name, value in head.extra_headers)
+    lines.append(b"MIME-Version: 1.0\r\n")
+    return b"".join(lines)
 
 
 def build_body(text: str, html: str, attachments: EncodedAttachments, seed: str) -> bytes:
@@ -148,6 +148,6 @@ def build_body(text: str, html: str, attachments: EncodedAttachments, seed: str)
     return body
 
 
-def build_message(envelope: Envelope, text: str, html: str,
+def build_message(head: Head, text: str, html: str,
                   attachments: tuple[OutboundAttachment, ...] = ()) -> bytes:
-    return build_head(envelope) + build_body(text, html, encode_attachments(attachments), envelope.message_id)
+    return build_head(head) + build_body(text, html, encode_attachments(attachments), head.message_id)

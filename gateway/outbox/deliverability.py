@@ -29,7 +29,7 @@ from gateway.domain.accounts import accounts_with_roles
 from gateway.config import Settings
 from gateway.domain.errors import Reason, Refused
 from gateway.outbox.fanout import staff_on
-from gateway.outbox.mailer import Mailer
+from gateway.outbox.queue import Outbox
 from parsers.addresses import normalize
 from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket
 
@@ -61,8 +61,8 @@ class DeliveryState:
 
 
 class Deliverability:
-    def __init__(self, mailer: Mailer, settings: Settings):
-        self.mailer = mailer
+    def __init__(self, outbox: Outbox, settings: Settings):
+        self.outbox = outbox
         self.settings = settings
 
     def record(self, session: Session, address: str, status: str | None, reason: str, now: datetime, *,
@@ -145,7 +145,7 @@ class Deliverability:
         staff = staff_on(session, ticket) or accounts_with_roles(session, (Role.ADMIN,))
         for person in staff:
             if person.email != address:
-                self.mailer.delivery_stopped(session, ticket, person, address, why)
+                self.outbox.delivery_stopped(session, ticket, person, address, why)
 
 
 def _label(stopped: bool, soft_bounces: int) -> str:

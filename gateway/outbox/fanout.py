@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import String, bindparam, cast, insert, literal, select
 from sqlalchemy.orm import Session
 
-from gateway.domain.accounts import accounts_with_roles
-from gateway.outbox.mailer import Mailer
-from storage.db import rows_changed
 from storage.models import Account, Delegate, DelegateStatus, OutboxMessage, OutboxStatus, Post, Role, Ticket
 
 
@@ -32,8 +31,7 @@ def audience(session: Session, ticket: Ticket) -> list[Account]:
 
 def _copies_for_everyone_but_the_author():
     """INSERT ... SELECT: one outbox row per person with access except the post's author. Built once
-    (it runs for every post). Message-IDs are a prefix and suffix that Mailer.post_message_ids makes,
-    around the recipient's id."""
+    (it runs for every post). A Message-ID is a prefix and a suffix around the recipient's id."""
     people = select(Account.id, Account.email).where(
         _with_access(bindparam("ticket_id"), bindparam("owner_id"), bindparam("creator_id")),
         Account.id != bindparam("author_id")).subquery()
@@ -55,24 +53,12 @@ def staff_on(session: Session, ticket: Ticket) -> list[Account]:
     return [person for person in audience(session, ticket) if person.role.is_staff]
 
 
-_ALERTED_ROLES = {"none": (), "admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}
-
-
-def alert_staff(session: Session, mailer: Mailer, ticket: Ticket, post: Post) -> int:
-    """The staff the operator chose (new_ticket_alerts) hear of a ticket a client opened."""
-    roles = _ALERTED_ROLES[mailer.settings.new_ticket_alerts]
-    staff = accounts_with_roles(session, roles) if roles else []
-    for account in staff:
-        mailer.new_ticket_alert(session, ticket, post, account)
-    return len(staff)
-
-
-def fan_out(session: Session, mailer: Mailer, ticket: Ticket, post: Post, first: bool = False) -> int:
-    """Queue the post for everyone with access except its author, in one statement; returns how many copies."""
-    kind = "ticket_opened" if first else "post"
-    prefix, suffix = mailer.post_message_ids(kind)
-    return rows_changed(session, _COPIES, {
+def fan_out(session: Session, ticket: Ticket, post: Post, *, kind: str, message_ids: tuple[str, str],
+            now: datetime) -> None:
+    """Queue the post for everyone with access except its author, in one statement. Each copy's
+    Message-ID is its recipient's id between the two parts of `message_ids`."""
+    prefix, suffix = message_ids
+    session.execute(_COPIES, {
         "kind": kind, "ticket_id": ticket.id, "owner_id": ticket.owner_id, "creator_id": ticket.creator_id,
-        "author_id": post.author_id, "post_id": post.id, "now": mailer.clock(), "id_prefix": prefix,
-        "id_suffix": suffix,
+        "author_id": post.author_id, "post_id": post.id, "now": now, "id_prefix": prefix, "id_suffix": suffix,
     })

@@ -22,19 +22,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.domain.accounts import name_from_address
-from gateway.outbox.compose import EncodedAttachments, Envelope, OutboundAttachment, build_body, build_head, \
+from gateway.outbox.compose import EncodedAttachments, Head, OutboundAttachment, build_body, build_head, \
     encode_attachments
 from gateway.config import Settings
+from gateway.outbox import kinds
 from gateway.outbox.render import Renderer
 from parsers.addresses import AddressBook, LinkSigner, normalize
 from storage.models import Account, Attachment, Delegate, OutboxMessage, Post, Ticket
 
 log = logging.getLogger(__name__)
 
-# copies of one post of the thread: their editions are shared
-POST_KINDS = frozenset({"post", "ticket_opened", "new_ticket_alert"})
-# messages about the ticket that must not be answered into it
-_NO_REPLY_KINDS = frozenset({"delivery_stopped", "notice"})
 # what compose() reads of each outbox row
 ROW_COLUMNS = (OutboxMessage.id, OutboxMessage.kind, OutboxMessage.ticket_id, OutboxMessage.post_id,
                OutboxMessage.delegate_id, OutboxMessage.recipient_id, OutboxMessage.recipient,
@@ -113,13 +110,14 @@ class Letters:
         recipient = account or SimpleNamespace(id=None, email=row.recipient, role=None,
                                                name=(row.details or {}).get("recipient_name")
                                                or name_from_address(row.recipient))
+        kind = kinds.KINDS[row.kind]
         reply_to = (self.addresses.reply_address(ticket.id, account.id)
-                    if ticket is not None and account is not None and row.kind not in _NO_REPLY_KINDS else None)
+                    if ticket is not None and account is not None and kind.answerable else None)
         can_reply = reply_to is not None
         invite_address = (self.addresses.invite_address(ticket.id, account.id)
                           if ticket is not None and account is not None and account.role.is_staff else None)
         from_name = self.settings.store_name
-        if row.kind in POST_KINDS:
+        if kind.post_copy:
             assert ticket is not None  # a post's copies belong to its ticket
             post = self._post(session, row.post_id)
             from_name = f"{post.author_name} via {self.settings.store_name}"
@@ -127,7 +125,7 @@ class Letters:
         else:
             subject, body = self._letter(session, row, ticket, recipient, can_reply, invite_address)
         root = f"ticket-{ticket.id}@{self.addresses.domain}" if ticket is not None else None
-        head = build_head(Envelope(
+        head = build_head(Head(
             from_name=from_name,
             from_address=self.addresses.support_address,
             to_name=recipient.name,
@@ -183,15 +181,15 @@ class Letters:
     def _letter(self, session: Session, row: Row, ticket: Ticket | None, recipient, can_reply: bool,
                 invite_address: str | None) -> tuple[str, bytes]:
         context = dict(row.details or {})
-        if row.kind == "ack":
+        if row.kind == kinds.ACK.name:
             context["post"] = _view(session.get_one(Post, row.post_id))
-        elif row.kind == "accepted":
+        elif row.kind == kinds.ACCEPTED.name:
             thread = select(Post).where(Post.ticket_id == row.ticket_id).order_by(Post.id)
             if row.post_id is not None:
                 thread = thread.where(Post.id <= row.post_id)
             shown = (selectinload(Post.author), selectinload(Post.attachments).load_only(Attachment.filename, Attachment.size))
             context["posts"] = [_view(p) for p in session.scalars(thread.options(*shown))]
-        elif row.kind == "invite":
+        elif row.kind == kinds.INVITE.name:
             delegate = session.get_one(Delegate, row.delegate_id)
             context.update(inviter=delegate.invited_by, expires_at=delegate.expires_at,
                            accept_url=f"{self.settings.base_url.rstrip('/')}/accept/"

@@ -24,7 +24,8 @@ from sqlalchemy import case, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
-from gateway.outbox.letters import POST_KINDS, ROW_COLUMNS, Copy, Letters
+from gateway.outbox.kinds import names
+from gateway.outbox.letters import ROW_COLUMNS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
 from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 BATCH = 50  # copies one connection claims, checks and renders together
 GATHER_SECONDS = 0.02  # how long the record waits for more copies before it is written
 UNRECORDED = 50  # copies the relay took that may wait for their record (they would go again after a crash)
-# copies of a ticket's thread: whoever gets them must still have access when they leave
-_THREAD_KINDS = POST_KINDS | {"accepted"}
+_THREAD_KINDS = names(lambda kind: kind.shows_thread)
+_INVITATION_KINDS = names(lambda kind: kind.while_invited)
 _OUT = OutboxMessage
 
 
@@ -259,7 +260,7 @@ class Courier:
                 if r.stopped is not None:
                     self._drop(session, r.id, OutboxStatus.SUPPRESSED, f"delivery to {r.recipient} stopped: {r.stopped}")
                 elif not r.wanted:
-                    why = "invitation no longer open" if r.kind == "invite" else "recipient no longer has access"
+                    why = "invitation no longer open" if r.kind in _INVITATION_KINDS else "recipient no longer has access"
                     self._drop(session, r.id, OutboxStatus.CANCELLED, why)
             if not wanted:
                 return []
@@ -284,7 +285,7 @@ class Courier:
                                          Delegate.expires_at > now)
         wanted = case(
             (_OUT.kind.in_(_THREAD_KINDS) & _OUT.ticket_id.is_not(None) & _OUT.recipient_id.is_not(None), has_access),
-            (_OUT.kind == "invite", invitation_open),
+            (_OUT.kind.in_(_INVITATION_KINDS), invitation_open),
             else_=True,
         )
         query = (

@@ -14,10 +14,6 @@ ORDER = ["gateway.main", "gateway.app", "gateway.channels", "gateway.services", 
          "gateway.outbox", "gateway.domain", "gateway.config", "storage", "parsers"]
 
 OWED = {
-    # the domain still queues its mail itself; it should record events that the outbox turns into rows
-    ("gateway.domain.delegates", "gateway.outbox.mailer"),
-    ("gateway.domain.tickets", "gateway.outbox.mailer"),
-    ("gateway.domain.tickets", "gateway.outbox.fanout"),
 }
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.config import REPO_ROOT
-from gateway.outbox.mailer import InviteResult
+from gateway.outbox.queue import InviteResult
 from gateway.outbox.render import Renderer
 
 HOSTILE = "<b>Bold</b> & {{ 7*7 }} {% raw %}"
