@@ -1,6 +1,6 @@
 """Imports run one way (issue 11): main -> app -> channels -> services -> jobs -> intake -> outbox -> domain;
 config, storage and parsers below them all; parsers and storage never import the gateway. A new import against that
-direction fails here; the ones the design still owes are named in OWED, each with its reason."""
+direction fails here."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["gateway.main", "gateway.app", "gateway.channels", "gateway.services", "gateway.jobs", "gateway.intake",
          "gateway.outbox", "gateway.domain", "gateway.config", "storage", "parsers"]
 
-OWED = {
-}
 
 
 def _layer(module: str) -> int:
@@ -37,10 +35,6 @@ def _imports() -> list[tuple[str, str]]:
 
 def test_imports_run_down_the_layers():
     against = sorted({(module, target) for module, target in _imports()
-                      if _layer(target) < _layer(module) and (module, target) not in OWED})
+                      if _layer(target) < _layer(module)})
     assert against == []
 
-
-def test_what_is_owed_is_still_there():
-    """An entry of OWED that the code no longer needs must leave the list."""
-    assert OWED <= set(_imports())
