@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
 
 import idna
@@ -227,7 +228,8 @@ _TOKEN = re.compile(r"^(?P<kind>[rib])-(?P<a>[0-9]{1,12})(?:-(?P<b>[0-9]{1,12}))
 _CANONICAL_NUMBER = re.compile(r"0|[1-9][0-9]*")  # as the gateway writes numbers: 7, never 007
 
 
-_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")  # gateway.outbox.mailer: "<kind>.<32 hex>[.<recipient id>]"
+# the Message-IDs the gateway makes: "<kind>.<32 hex>[.<recipient id>]@<domain>" (message_id, copy_message_ids)
+_OUR_MESSAGE_ID = re.compile(r"^[a-z_]+\.[0-9a-f]{32}(\.[0-9]+)?$")
 
 
 class AddressBook:
@@ -261,8 +263,17 @@ class AddressBook:
         route = self.route(address)
         return None if route is None else Served(normalize(address.strip().strip("<>")), route)
 
+    def message_id(self, kind: str) -> str:
+        """A new Message-ID for one message of `kind` (the name of a template)."""
+        return f"{kind}.{secrets.token_hex(16)}@{self.domain}"
+
+    def copy_message_ids(self, kind: str) -> tuple[str, str]:
+        """Prefix and suffix of the Message-IDs of one post's copies, around each recipient's id:
+        one random part for the post, so that each copy's is unique."""
+        return f"{kind}.{secrets.token_hex(16)}.", f"@{self.domain}"
+
     def is_our_message_id(self, message_id: str | None) -> bool:
-        """A Message-ID the gateway made (see gateway.outbox.mailer)."""
+        """A Message-ID the gateway made (message_id, copy_message_ids)."""
         local, _, domain = (message_id or "").lower().rpartition("@")
         return domain == self.domain and bool(_OUR_MESSAGE_ID.match(local))
 

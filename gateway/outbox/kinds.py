@@ -1,8 +1,8 @@
 """The kinds of message the gateway sends, each with what it implies for sending, in one place.
 
 A kind's name is the `kind` of its outbox rows, the name of its templates (templates/<name>.*.j2)
-and the start of its Message-IDs, "<name>.<32 hex>[.<recipient id>]", the form by which
-parsers.addresses.AddressBook.is_our_message_id knows the gateway's own mail come back.
+and the start of its Message-IDs (parsers.addresses.AddressBook makes them, and knows them when the
+gateway's own mail comes back).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ statement (gateway.outbox.fanout).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -64,9 +63,9 @@ class Outbox:
 
     def _copies(self, session: Session, kind: Kind, ticket: Ticket, post: Post) -> None:
         """The post for everyone with access except its author. Their Message-IDs share one random
-        part, after which each names its recipient (kinds.py gives the form)."""
+        part, after which each names its recipient (AddressBook.copy_message_ids gives the form)."""
         fan_out(session, ticket, post, kind=kind.name, now=self.clock(),
-                message_ids=(f"{kind.name}.{secrets.token_hex(16)}.", f"@{self.addresses.domain}"))
+                message_ids=self.addresses.copy_message_ids(kind.name))
 
     def _alert_staff(self, session: Session, ticket: Ticket, post: Post) -> None:
         """Staff who have not taken part hear that a client opened a ticket; replying takes part."""
@@ -117,7 +116,7 @@ class Outbox:
             delegate_id=delegate.id if delegate is not None else None,
             recipient_id=recipient.id,
             recipient=recipient.email,
-            message_id=f"{kind.name}.{secrets.token_hex(16)}@{self.addresses.domain}",
+            message_id=self.addresses.message_id(kind.name),
             details=details,
             created_at=now,
             next_attempt_at=now,
