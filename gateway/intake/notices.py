@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.accounts import find_account, new_client
 from gateway.intake.arrival import Decision
 from gateway.intake.inbound import Inbound
-from gateway.outbox.fanout import staff_on
+from gateway.domain.access import staff_on
 from gateway.outbox.queue import Outbox
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer

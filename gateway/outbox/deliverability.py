@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.accounts import accounts_with_roles
 from gateway.config import Settings
 from gateway.domain.errors import Reason, Refused
-from gateway.outbox.fanout import staff_on
+from gateway.domain.access import staff_on
 from gateway.outbox.queue import Outbox
 from parsers.addresses import normalize
 from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket

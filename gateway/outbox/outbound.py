@@ -24,11 +24,12 @@ from sqlalchemy import case, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
+from gateway.domain.access import allowed_in_sql
 from gateway.outbox.kinds import names
 from gateway.outbox.letters import ROW_COLUMNS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
-from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket
+from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +278,7 @@ class Courier:
         """Rows in `state` that are `due`, locked for this process (skipping rows others hold), each
         with whether it is still wanted: access is checked again just before a copy leaves, so a revoke
         stops what has not gone yet, and so does a stop on the address after bounces."""
-        staff = (Role.STAFF, Role.ADMIN)
-        accepted = exists().where(Delegate.ticket_id == _OUT.ticket_id, Delegate.account_id == _OUT.recipient_id,
-                                  Delegate.status == DelegateStatus.ACCEPTED)
-        has_access = (Ticket.owner_id == _OUT.recipient_id) | Account.role.in_(staff) | accepted
+        has_access = allowed_in_sql(_OUT.ticket_id, Ticket.owner_id, _OUT.recipient_id, Account.role)
         invitation_open = exists().where(Delegate.id == _OUT.delegate_id, Delegate.status == DelegateStatus.INVITED,
                                          Delegate.expires_at > now)
         wanted = case(
