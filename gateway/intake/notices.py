@@ -10,11 +10,9 @@ within `window` seconds. Holds: the staff on the ticket hear of the first messag
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from gateway.domain.accounts import find_account, new_client
 from gateway.intake.arrival import Decision
@@ -23,7 +21,6 @@ from gateway.domain.access import staff_on
 from gateway.outbox.queue import Outbox
 from parsers.addresses import is_ascii_address, redact
 from parsers.classify import no_automatic_answer
-from parsers.mime import ParsedMail
 from storage.models import Outcome, RefusalNotice, Ticket
 
 log = logging.getLogger(__name__)
@@ -43,7 +40,7 @@ class Notices:
         if not refused:
             return
         if not message.arrival.answers_sender:
-            self._notify_sender(message.session, message.mail, message.arrival.sender, message.record.id, refused, message.now)
+            self._notify_sender(message, refused)
         elif len(refused) < len(decisions) and message.sender is not None:
             account = find_account(message.session, message.sender)
             if account is not None:
@@ -58,25 +55,22 @@ class Notices:
         for person in staff_on(message.session, ticket):
             self.outbox.held_notice(message.session, ticket, person, sender, held.reason)
 
-    def _notify_sender(self, session: Session, mail: ParsedMail, envelope_sender: str | None, inbound_id: int | None,
-             refusals: Sequence[tuple[str, str]], now: datetime) -> bool:
-        """Queue one notice listing the refused recipients and why; False when it must not go."""
-        if not refusals:
-            return False
-        why_not = self._why_not(session, mail, envelope_sender, now)
+    def _notify_sender(self, message: Inbound, refusals: list[tuple[str, str]]) -> None:
+        """Queue one notice listing the refused recipients and why, unless it must not go."""
+        why_not = self._why_not(message)
         if why_not:
-            log.info("no refusal notice for inbound #%s: %s", inbound_id, why_not)
-            return False
-        address = mail.from_addresses[0]
-        account = find_account(session, address)
+            log.info("no refusal notice for inbound #%s: %s", message.record.id, why_not)
+            return
+        address = message.mail.from_addresses[0]
+        account = find_account(message.session, address)
         if account is None:  # not stored: only the notice's greeting and To header use it
             account = new_client(address)
-        self.outbox.refusal_notice(session, account, mail.subject, list(refusals))
-        session.add(RefusalNotice(address=address, sent_at=now, inbound_id=inbound_id))
-        return True
+        self.outbox.refusal_notice(message.session, account, message.mail.subject, refusals)
+        message.session.add(RefusalNotice(address=address, sent_at=message.now, inbound_id=message.record.id))
 
-    def _why_not(self, session: Session, mail: ParsedMail, envelope_sender: str | None, now: datetime) -> str | None:
-        if envelope_sender is not None and envelope_sender.strip().strip("<>") == "":
+    def _why_not(self, message: Inbound) -> str | None:
+        sender, mail = message.arrival.sender, message.mail
+        if sender is not None and sender.strip().strip("<>") == "":
             return "null sender"
         if len(mail.from_addresses) != 1:
             return "no single From address"
@@ -90,8 +84,8 @@ class Notices:
             return f"automatic message ({automatic})"
         if self.limit <= 0:
             return "notices turned off"
-        recent = session.scalar(select(func.count()).select_from(RefusalNotice).where(
-            RefusalNotice.address == address, RefusalNotice.sent_at > now - self.window)) or 0
+        recent = message.session.scalar(select(func.count()).select_from(RefusalNotice).where(
+            RefusalNotice.address == address, RefusalNotice.sent_at > message.now - self.window)) or 0
         if recent >= self.limit:
             return f"{redact(address)} already got {recent} notice(s) recently"
         return None
