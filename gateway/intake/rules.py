@@ -20,7 +20,7 @@ from gateway.intake.loop_breaker import Event, LoopBreaker
 from gateway.outbox.deliverability import Deliverability
 from parsers.addresses import AddressBook, BounceRoute, InviteRoute, ReplyRoute, Served, SupportRoute
 from parsers.classify import Kind
-from storage.models import InboundOutcome, Outcome, OutboxMessage, OutboxStatus
+from storage.models import InboundOutcome, Outcome, OutboxMessage
 
 # the support address tells a stranger the same whether the From address has no account or a staff one
 NOT_A_CLIENT = ("Tickets are opened by mail only from the address of a store customer's account; write from "
@@ -67,11 +67,7 @@ class DeliveryReport:
         if row is None:
             return Decision(recipient.address, Outcome.BOUNCE, f"{kind.reason}; for a message no longer known")
         if kind.kind == Kind.BOUNCE:
-            if row.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
-                row.status = OutboxStatus.BOUNCED
-                row.last_error = kind.reason
-            self.deliverability.record(message.session, row.recipient, kind.status, kind.reason, message.now,
-                                       outbox_id=row.id, ticket_id=row.ticket_id, inbound_id=message.record.id)
+            self.deliverability.bounced(message.session, row, kind.status, kind.reason, message.now, message.record.id)
         return Decision(recipient.address, Outcome.BOUNCE,
                         f"{kind.reason or 'delivery report'} for {row.recipient} (outbox #{row.id})", row.ticket_id)
 

@@ -31,7 +31,7 @@ from gateway.domain.errors import Reason, Refused
 from gateway.domain.access import staff_on
 from gateway.outbox.queue import Outbox
 from parsers.addresses import normalize
-from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, Role, Ticket
+from storage.models import Account, Bounce, BounceSeverity, DeliveryStop, OutboxMessage, OutboxStatus, Role, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,17 @@ class Deliverability:
         self.outbox = outbox
         self.settings = settings
 
-    def record(self, session: Session, address: str, status: str | None, reason: str, now: datetime, *,
-               outbox_id: int, ticket_id: int | None, inbound_id: int | None = None) -> Bounce:
+    def bounced(self, session: Session, row: OutboxMessage, status: str | None, reason: str, now: datetime,
+                inbound_id: int) -> None:
+        """A copy bounced: the row says so (unless it was never sent), and so does its address's record."""
+        if row.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
+            row.status = OutboxStatus.BOUNCED
+            row.last_error = reason
+        self._record(session, row.recipient, status, reason, now, outbox_id=row.id, ticket_id=row.ticket_id,
+                     inbound_id=inbound_id)
+
+    def _record(self, session: Session, address: str, status: str | None, reason: str, now: datetime, *,
+                outbox_id: int, ticket_id: int | None, inbound_id: int) -> Bounce:
         """Records one bounce of a copy to `address`; stops delivery when it tips the balance."""
         address = normalize(address)
         bounce = Bounce(address=address, severity=severity_of(status), status=status, reason=reason[:2000],
