@@ -31,12 +31,12 @@ as well as on their own out-of-office replies (which carry Auto-Submitted anyway
 from __future__ import annotations
 
 import enum
-import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from parsers.addresses import parse_mailbox
+from parsers.html import html_to_text
 from parsers.mime import ParsedMail
 from parsers.quotes import header_block_at, is_forward_intro, is_separator
 
@@ -546,13 +546,7 @@ def _before_returned_copy(body: str) -> str:
 def _report_text(mail: ParsedMail) -> str:
     if mail.text and mail.text.strip():
         return mail.text
-    return _html_to_text(mail.html or "")
-
-
-def _html_to_text(markup: str) -> str:
-    markup = re.sub(r"<(?:br|/p|/div|/tr|/li)\b[^>]*>", "\n", markup, flags=re.I)
-    markup = re.sub(r"<(?:script|style)\b.*?</(?:script|style)>", "", markup, flags=re.I | re.S)
-    return html.unescape(re.sub(r"<[^>]*>", "", markup))
+    return html_to_text(mail.html or "", as_written=True).text
 
 
 def _add(found: list[str], addresses: Iterable[str | None]) -> None:

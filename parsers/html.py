@@ -40,15 +40,19 @@ class HtmlText:
     nesting: tuple[int, ...] = ()
 
 
-def html_to_text(html: str, *, for_reply: bool = False) -> HtmlText:
+def html_to_text(html: str, *, for_reply: bool = False, as_written: bool = False) -> HtmlText:
     """Render HTML as plain text with the stdlib parser.
 
     for_reply: mark the clients' quote containers as `>` quotes, drop signature blocks,
     and drop everything from Outlook's reply header on. Without it, all of the HTML is
     rendered (what forwards.py needs to read a forwarded message's headers).
+
+    as_written: keep the text's own line breaks and spaces (all of it read as in <pre>), and
+    the <title>. Mail systems write their reports as plain text in a little markup (or none,
+    labelled text/html), with the subject as the title: the classifier reads them so, line by line.
     """
     source = _defuse(html)
-    parser = _HtmlRenderer(source, for_reply)
+    parser = _HtmlRenderer(source, for_reply, as_written)
     parser.feed(source)
     parser.close()
     return parser.result()
@@ -237,7 +241,7 @@ class _TextBuilder:
 
 
 class _HtmlRenderer(HTMLParser):
-    def __init__(self, source: str, for_reply: bool) -> None:
+    def __init__(self, source: str, for_reply: bool, as_written: bool) -> None:
         super().__init__(convert_charrefs=True)
         self._source = source
         self._line_starts = [0]  # getpos() counts lines
@@ -246,6 +250,8 @@ class _HtmlRenderer(HTMLParser):
             self._line_starts.append(newline + 1)
             newline = source.find("\n", newline + 1)
         self._for_reply = for_reply
+        self._as_written = as_written
+        self._skipped = _SKIPPED - {"head", "title"} if as_written else _SKIPPED
         self._kept = _TextBuilder()
         self._dropped = _TextBuilder()
         self._counts: dict[str, int] = {}     # open elements per tag name
@@ -342,7 +348,8 @@ class _HtmlRenderer(HTMLParser):
         self._open = {}
 
     def _write(self, data: str, at: int | None = None) -> None:
-        self._out().write(data, self._quote_depth(), self._active["pre"] > 0, self._at() if at is None else at)
+        pre = self._as_written or self._active["pre"] > 0
+        self._out().write(data, self._quote_depth(), pre, self._at() if at is None else at)
 
     def _quote_depth(self) -> int:
         """Nested blockquotes; a client's quote container without one counts as one level."""
@@ -366,7 +373,7 @@ class _HtmlRenderer(HTMLParser):
             self._write("- ")
 
     def _kind(self, tag: str, attrs: list[tuple[str, str | None]]) -> str | None:
-        if tag in _SKIPPED:
+        if tag in self._skipped:
             return "skip"
         if self._for_reply:
             if tag == "blockquote":

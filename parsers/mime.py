@@ -9,6 +9,8 @@ Everything else is decoded best-effort, never with an exception:
   byte), so it never guesses a charset for the whole message and every part's raw bytes
   can be had back exactly; when its strict scanner refuses a message (a multipart without
   its boundaries, a broken delivery report), the stdlib parser, which is lenient, reads it.
+  Either reader's parts go through one walk (_read), which alone decides what is the text,
+  the HTML, an attachment, a report part or an attached message.
 - Transfer encodings are undone leniently (broken base64 is repaired, broken
   quoted-printable kept as it is), and text is decoded by decode_text: valid UTF-8 wins
   over any label but UTF-16/32, or none (mislabelled mail: Big5, GB2312, ISO-8859-x on UTF-8
@@ -25,7 +27,9 @@ import email
 import email.policy
 import quopri
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flanker import mime as _flanker_mime
 from flanker.mime.message.errors import MimeError
@@ -120,13 +124,13 @@ def parse_message(raw: bytes) -> ParsedMail:
     text = raw.decode("latin-1")  # one character per byte: flanker guesses nothing
     try:
         root = _flanker_mime.from_string(text)
-        return _convert(root, depth=0)
+        return _read(_FlankerPart(root), depth=0)
     except MalformedMessage:
         raise
     except (MimeError, RecursionError, Exception):  # noqa: BLE001
         pass  # flanker's scanner is strict (and has its own bugs): the stdlib parser reads what it refuses
     try:
-        return _convert_stdlib(email.message_from_bytes(raw, policy=email.policy.compat32), depth=0)
+        return _read(_StdlibPart(email.message_from_bytes(raw, policy=email.policy.compat32)), depth=0)
     except MalformedMessage:
         raise
     except (RecursionError, MemoryError) as exc:
@@ -163,38 +167,141 @@ def _header_section_size(raw: bytes) -> int:
     return end.start() if end else min(len(raw), MAX_HEADER_BYTES + 1)
 
 
-def _convert(root, depth: int) -> ParsedMail:
+class _Part(Protocol):
+    """One MIME part as a reader (flanker, or the stdlib's lenient parser) gives it to _read."""
+
+    content_type: str   # as declared, lowercased
+    body_type: str      # the type its body is read as
+
+    def headers(self) -> Headers: ...
+    def undecoded_headers(self) -> Headers: ...  # the address headers as sent (ADDRESS_HEADERS)
+    def enclosed(self) -> _Part | None: ...  # a message/rfc822 part's message
+    def children(self) -> Sequence[_Part] | None: ...  # a multipart's parts
+    def report_text(self) -> str: ...
+    @property
+    def disposition(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def charset(self) -> str | None: ...
+    @property
+    def content_id(self) -> str | None: ...
+    def data(self) -> bytes: ...
+
+
+def _read(top: _Part, depth: int) -> ParsedMail:
+    """The one walk over a message's parts, whichever parser read them: depth first, in order."""
     if depth > MAX_DEPTH:
         raise MalformedMessage("messages nested too deeply")
-    headers = Headers(tuple((_clean(str(k)), _header_text(v)) for k, v in root.headers.items()))
-    undecoded = Headers(tuple((_clean(str(k)), _clean(_relatin(v))) for k, v in root.headers.iteritems(raw=True)
-                              if k.lower() in ADDRESS_HEADERS and isinstance(v, str)))
     text = html = None
     attachments: list[Attachment] = []
     attached: list[ParsedMail] = []
     reports: list[tuple[str, str]] = []
-    for count, part in enumerate(root.walk(with_self=True, skip_enclosed=True)):
+    stack: list[tuple[_Part, int]] = [(top, 0)]
+    count = 0
+    while stack:
+        part, level = stack.pop()
+        count += 1
         if count > MAX_PARTS:
             raise MalformedMessage(f"more than {MAX_PARTS} MIME parts")
-        ctype = str(part.content_type).lower()
-        if ctype.startswith("multipart/"):
-            continue
-        if ctype == "message/rfc822" and part.enclosed is not None:
-            attached.append(_convert(part.enclosed, depth + 1))
+        if level > MAX_DEPTH:
+            raise MalformedMessage("MIME parts nested too deeply")
+        ctype = part.content_type
+        enclosed = part.enclosed()
+        if enclosed is not None:
+            attached.append(_read(enclosed, depth + 1))
             continue
         if ctype in REPORT_TYPES:
-            reports.append((ctype, _report_body(part)))
+            reports.append((ctype, part.report_text()))
             continue
-        disposition = (part.content_disposition[0] or "").lower() if part.content_disposition else ""
-        filename = _clean(part.detected_file_name or "")
+        children = part.children()
+        if children is not None:
+            stack.extend((child, level + 1) for child in reversed(children))
+            continue
+        disposition = part.disposition
+        filename = part.filename
         is_attachment = disposition == "attachment" or (bool(filename) and ctype not in ("text/plain", "text/html"))
-        if ctype == "text/plain" and text is None and not is_attachment:
-            text = _text_body(part)
-        elif ctype == "text/html" and html is None and not is_attachment:
-            html = _text_body(part)
+        body_type = part.body_type
+        if body_type == "text/plain" and text is None and not is_attachment:
+            text = decode_text(part.data(), part.charset)
+        elif body_type == "text/html" and html is None and not is_attachment:
+            html = decode_text(part.data(), part.charset)
         else:
-            attachments.append(_attachment(part, ctype, filename, disposition))
-    return _mail(headers, undecoded, str(root.content_type).lower(), text, html, attachments, attached, reports)
+            attachments.append(Attachment(filename=filename or "attachment", content_type=body_type, data=part.data(),
+                                          inline=disposition == "inline", content_id=part.content_id))
+    return _mail(top.headers(), top.undecoded_headers(), top.content_type, text, html, attachments, attached, reports)
+
+
+class _FlankerPart:
+    """A part as flanker read it (its strict scanner: the first reader tried)."""
+
+    def __init__(self, part) -> None:
+        self._part = part
+        self.content_type = str(part.content_type).lower()
+        self.body_type = self.content_type
+
+    def headers(self) -> Headers:
+        return Headers(tuple((_clean(str(k)), _header_text(v)) for k, v in self._part.headers.items()))
+
+    def undecoded_headers(self) -> Headers:
+        return Headers(tuple((_clean(str(k)), _clean(_relatin(v))) for k, v in self._part.headers.iteritems(raw=True)
+                             if k.lower() in ADDRESS_HEADERS and isinstance(v, str)))
+
+    def enclosed(self) -> _FlankerPart | None:
+        if self.content_type == "message/rfc822" and self._part.enclosed is not None:
+            return _FlankerPart(self._part.enclosed)
+        return None
+
+    def children(self) -> list[_FlankerPart] | None:
+        if self.content_type.startswith("multipart/"):
+            return [_FlankerPart(p) for p in self._part.parts]
+        return None
+
+    def report_text(self) -> str:
+        """flanker parses some report types as enclosed header blocks rather than text bodies."""
+        part = self._part
+        if getattr(part, "enclosed", None) is not None and part.body is None:
+            raw = part.enclosed.to_string()
+            if isinstance(raw, str):
+                raw = raw.encode("latin-1", "replace")
+            return decode_text(raw, None)
+        return decode_text(self.data(), self.charset)
+
+    @property
+    def disposition(self) -> str:
+        value = self._part.content_disposition
+        return (value[0] or "").lower() if value else ""
+
+    @property
+    def filename(self) -> str:
+        return _clean(self._part.detected_file_name or "")
+
+    @property
+    def charset(self) -> str | None:
+        try:
+            return self._part.content_type.params.get("charset")
+        except AttributeError:
+            return None
+
+    @property
+    def content_id(self) -> str | None:
+        return _content_id(_clean(str(self._part.headers.get("Content-Id") or "")))
+
+    def data(self) -> bytes:
+        """The body with its transfer encoding undone."""
+        part = self._part
+        raw = _raw_body(part)
+        if raw is None:  # not a parsed stream: fall back to what flanker decodes
+            body = part.body
+            if body is None:
+                return b""
+            return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        encoding = ""
+        try:
+            encoding = str(part.content_encoding.value or "")
+        except (AttributeError, TypeError, ValueError):
+            pass
+        return decode_transfer(raw, encoding)
 
 
 # Address headers are parsed as sent, before RFC 2047 decoding (parsers.addresses.parse_mailbox_list).
@@ -260,53 +367,6 @@ def _raw_body(part) -> bytes | None:
         return body.encode("latin-1")
     except UnicodeEncodeError:
         return body.encode("utf-8", "surrogateescape")
-
-
-def _decoded_bytes(part) -> bytes:
-    raw = _raw_body(part)
-    if raw is None:  # not a parsed stream: fall back to what flanker decodes
-        body = part.body
-        if body is None:
-            return b""
-        return body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    encoding = ""
-    try:
-        encoding = str(part.content_encoding.value or "")
-    except (AttributeError, TypeError, ValueError):
-        pass
-    return decode_transfer(raw, encoding)
-
-
-def _charset_of(part) -> str | None:
-    try:
-        return part.content_type.params.get("charset")
-    except AttributeError:
-        return None
-
-
-def _text_body(part) -> str:
-    return decode_text(_decoded_bytes(part), _charset_of(part))
-
-
-def _report_body(part) -> str:
-    """flanker parses some report types as enclosed header blocks rather than text bodies."""
-    if getattr(part, "enclosed", None) is not None and part.body is None:
-        raw = part.enclosed.to_string()
-        if isinstance(raw, str):
-            raw = raw.encode("latin-1", "replace")
-        return decode_text(raw, None)
-    return _text_body(part)
-
-
-def _attachment(part, ctype: str, filename: str, disposition: str) -> Attachment:
-    content_id = _content_id(_clean(str(part.headers.get("Content-Id") or "")))
-    return Attachment(
-        filename=filename or "attachment",
-        content_type=ctype,
-        data=_decoded_bytes(part),
-        inline=disposition == "inline",
-        content_id=content_id,
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -461,54 +521,64 @@ def _addresses(values: list[str]) -> tuple[str, ...]:
 # The lenient reader, for what flanker's strict scanner refuses
 
 
-def _convert_stdlib(msg, depth: int) -> ParsedMail:
-    if depth > MAX_DEPTH:
-        raise MalformedMessage("messages nested too deeply")
-    headers = Headers(tuple((_clean(str(k)), _stdlib_header(v)) for k, v in msg.items()))
-    undecoded = Headers(tuple((_clean(str(k)), _clean(" ".join(decode_text(_to_bytes(str(v)), None).split())))
-                              for k, v in msg.items() if str(k).lower() in ADDRESS_HEADERS))
-    text = html = None
-    attachments: list[Attachment] = []
-    attached: list[ParsedMail] = []
-    reports: list[tuple[str, str]] = []
-    stack = [(msg, 0)]
-    count = 0
-    while stack:
-        part, level = stack.pop()
-        count += 1
-        if count > MAX_PARTS:
-            raise MalformedMessage(f"more than {MAX_PARTS} MIME parts")
-        if level > MAX_DEPTH:
-            raise MalformedMessage("MIME parts nested too deeply")
-        ctype = part.get_content_type().lower()
-        payload = part.get_payload()
+class _StdlibPart:
+    """A part as the stdlib's lenient parser read it (compat32: 8-bit bytes kept as surrogate escapes)."""
+
+    def __init__(self, part, top: bool = True) -> None:
+        self._part = part
+        self._top = top
+        self.content_type = part.get_content_type().lower()
+        unparsed = not isinstance(part.get_payload(), list)
+        # a multipart without its boundary: its body is all there is
+        self.body_type = "text/plain" if unparsed and self.content_type.startswith(("multipart/", "message/")) \
+            else self.content_type
+
+    def headers(self) -> Headers:
+        return Headers(tuple((_clean(str(k)), _stdlib_header(v)) for k, v in self._part.items()))
+
+    def undecoded_headers(self) -> Headers:
+        return Headers(tuple((_clean(str(k)), _clean(" ".join(decode_text(_to_bytes(str(v)), None).split())))
+                             for k, v in self._part.items() if str(k).lower() in ADDRESS_HEADERS))
+
+    def enclosed(self) -> _StdlibPart | None:
+        """A message/rfc822 part's message; the top message's own body is read as its parts."""
+        payload = self._part.get_payload()
+        if self.content_type == "message/rfc822" and not self._top and isinstance(payload, list) and payload:
+            return _StdlibPart(payload[0])
+        return None
+
+    def children(self) -> list[_StdlibPart] | None:
+        payload = self._part.get_payload()
+        return [_StdlibPart(p, top=False) for p in payload] if isinstance(payload, list) else None
+
+    def report_text(self) -> str:
+        payload = self._part.get_payload()
         if isinstance(payload, list):
-            if ctype == "message/rfc822" and part is not msg and payload:
-                attached.append(_convert_stdlib(payload[0], depth + 1))
-            elif ctype in REPORT_TYPES:
-                reports.append((ctype, "\n".join(_stdlib_header_block(p) for p in payload)))
-            else:
-                stack.extend((p, level + 1) for p in reversed(payload))
-            continue
-        if ctype in REPORT_TYPES:
-            reports.append((ctype, decode_text(_stdlib_bytes(part), part.get_param("charset"))))
-            continue
-        disposition = (part.get_content_disposition() or "").lower()
-        filename = _clean(_stdlib_header(part.get_filename() or ""))
-        is_attachment = disposition == "attachment" or (bool(filename) and ctype not in ("text/plain", "text/html"))
-        if ctype.startswith("multipart/") or ctype.startswith("message/"):
-            ctype = "text/plain"  # a multipart without its boundary: its body is all there is
-        if ctype == "text/plain" and text is None and not is_attachment:
-            text = decode_text(_stdlib_bytes(part), _param(part, "charset"))
-        elif ctype == "text/html" and html is None and not is_attachment:
-            html = decode_text(_stdlib_bytes(part), _param(part, "charset"))
-        else:
-            attachments.append(Attachment(
-                filename=filename or "attachment", content_type=ctype, data=_stdlib_bytes(part),
-                inline=disposition == "inline",
-                content_id=_content_id(_stdlib_header(part.get("Content-ID") or "")),
-            ))
-    return _mail(headers, undecoded, msg.get_content_type().lower(), text, html, attachments, attached, reports)
+            return "\n".join(_stdlib_header_block(p) for p in payload)
+        return decode_text(self.data(), self.charset)
+
+    @property
+    def disposition(self) -> str:
+        return (self._part.get_content_disposition() or "").lower()
+
+    @property
+    def filename(self) -> str:
+        return _clean(_stdlib_header(self._part.get_filename() or ""))
+
+    @property
+    def charset(self) -> str | None:
+        return _param(self._part, "charset")
+
+    @property
+    def content_id(self) -> str | None:
+        return _content_id(_stdlib_header(self._part.get("Content-ID") or ""))
+
+    def data(self) -> bytes:
+        """The body with its transfer encoding undone."""
+        payload = self._part.get_payload()
+        if not isinstance(payload, str):
+            return b""
+        return decode_transfer(_to_bytes(payload), str(self._part.get("Content-Transfer-Encoding") or ""))
 
 
 def _param(part, name: str) -> str | None:
@@ -521,13 +591,6 @@ def _param(part, name: str) -> str | None:
 def _to_bytes(value: str) -> bytes:
     """compat32 keeps 8-bit bytes as surrogate escapes: get them back."""
     return value.encode("utf-8", "surrogateescape")
-
-
-def _stdlib_bytes(part) -> bytes:
-    payload = part.get_payload()
-    if not isinstance(payload, str):
-        return b""
-    return decode_transfer(_to_bytes(payload), str(part.get("Content-Transfer-Encoding") or ""))
 
 
 def _stdlib_header(value) -> str:
