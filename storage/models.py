@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for long-lived tables
@@ -195,6 +196,15 @@ class Delegate(Base):
 
     ticket: Mapped[Ticket] = relationship()
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
+
+    # "the invitation is open" and "it has run out", said once for a row in Python and for a query in SQL
+    @hybrid_method
+    def invitation_open(self, now: datetime):
+        return (self.status == DelegateStatus.INVITED) & (self.expires_at > now)
+
+    @hybrid_method
+    def invitation_run_out(self, now: datetime):
+        return (self.status == DelegateStatus.INVITED) & (self.expires_at <= now)
     invited_by: Mapped[Account] = relationship(foreign_keys=[invited_by_id])
 
 

@@ -52,8 +52,8 @@ def access_of(session: Session, ticket: Ticket, account: Account, now: datetime)
         return Access.NONE
     if delegate.status == DelegateStatus.ACCEPTED:
         return Access.DELEGATE
-    if delegate.status == DelegateStatus.INVITED:
-        return Access.INVITED if delegate.expires_at > now else Access.NONE
+    if delegate.invitation_open(now):
+        return Access.INVITED
     if delegate.status == DelegateStatus.REVOKED:
         return Access.REVOKED
     return Access.NONE

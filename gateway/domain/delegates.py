@@ -61,7 +61,7 @@ def invite(session: Session, events: Events, ticket: Ticket, invitee_email: str,
     if invitee.id == ticket.owner_id:
         raise Refused(Reason.IS_OWNER, f"{address} owns ticket #{ticket.id} and already has access.")
     current = live_delegate(session, ticket.id, invitee.id)
-    if current is not None and current.status == DelegateStatus.INVITED and current.expires_at <= now:
+    if current is not None and current.invitation_run_out(now):
         _end(current, DelegateStatus.EXPIRED, now)
         session.flush()
         current = None
@@ -94,7 +94,7 @@ def link_state(delegate: Delegate | None, now: datetime) -> LinkState:
         return LinkState.USED
     if delegate.status == DelegateStatus.REVOKED:
         return LinkState.REVOKED
-    if delegate.status == DelegateStatus.EXPIRED or delegate.expires_at <= now:
+    if delegate.status == DelegateStatus.EXPIRED or delegate.invitation_run_out(now):
         return LinkState.EXPIRED
     return LinkState.VALID
 
@@ -102,8 +102,7 @@ def link_state(delegate: Delegate | None, now: datetime) -> LinkState:
 def accept(session: Session, events: Events, delegate_id: int, now: datetime) -> tuple[Delegate | None, LinkState]:
     """Accept once: only an invited, unexpired invitation moves, whatever runs at the same time."""
     moved = rows_changed(session, update(Delegate)
-                         .where(Delegate.id == delegate_id, Delegate.status == DelegateStatus.INVITED,
-                                Delegate.expires_at > now)
+                         .where(Delegate.id == delegate_id, Delegate.invitation_open(now))
                          .values(status=DelegateStatus.ACCEPTED, accepted_at=now)
                          .execution_options(synchronize_session=False))
     delegate = session.get(Delegate, delegate_id, populate_existing=True)
@@ -140,7 +139,7 @@ def expire_due(session: Session, now: datetime) -> int:
     return rows_changed(
         session,
         update(Delegate)
-        .where(Delegate.status == DelegateStatus.INVITED, Delegate.expires_at <= now)
+        .where(Delegate.invitation_run_out(now))
         .values(status=DelegateStatus.EXPIRED, ended_at=now)
         .execution_options(synchronize_session=False))
 
@@ -149,14 +148,13 @@ def delegates_of(session: Session, ticket: Ticket, now: datetime, include_ended:
     """The delegate list: invited and accepted people; with include_ended, the whole history."""
     query = select(Delegate).where(Delegate.ticket_id == ticket.id).order_by(Delegate.id)
     if not include_ended:
-        run_out = (Delegate.status == DelegateStatus.INVITED) & (Delegate.expires_at <= now)
-        query = query.where(Delegate.status.in_(LIVE), ~run_out)
+        query = query.where(Delegate.status.in_(LIVE), ~Delegate.invitation_run_out(now))
     return list(session.scalars(query))
 
 
 def shown_status(delegate: Delegate, now: datetime) -> str:
     """The status a person sees: an invitation past its expiry shows as expired at once."""
-    if delegate.status == DelegateStatus.INVITED and delegate.expires_at <= now:
+    if delegate.invitation_run_out(now):
         return DelegateStatus.EXPIRED.value
     return delegate.status.value
 

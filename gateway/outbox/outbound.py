@@ -29,7 +29,7 @@ from gateway.outbox.kinds import names
 from gateway.outbox.letters import ROW_COLUMNS, Copy, Letters
 from parsers.addresses import AddressBook
 from storage.db import transaction
-from storage.models import Account, Delegate, DelegateStatus, DeliveryStop, OutboxMessage, OutboxStatus, Ticket
+from storage.models import Account, Delegate, DeliveryStop, OutboxMessage, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,7 @@ class Courier:
         with whether it is still wanted: access is checked again just before a copy leaves, so a revoke
         stops what has not gone yet, and so does a stop on the address after bounces."""
         has_access = allowed_in_sql(_OUT.ticket_id, Ticket.owner_id, _OUT.recipient_id, Account.role)
-        invitation_open = exists().where(Delegate.id == _OUT.delegate_id, Delegate.status == DelegateStatus.INVITED,
-                                         Delegate.expires_at > now)
+        invitation_open = exists().where(Delegate.id == _OUT.delegate_id, Delegate.invitation_open(now))
         wanted = case(
             (_OUT.kind.in_(_THREAD_KINDS) & _OUT.ticket_id.is_not(None) & _OUT.recipient_id.is_not(None), has_access),
             (_OUT.kind.in_(_INVITATION_KINDS), invitation_open),
