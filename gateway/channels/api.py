@@ -184,5 +184,5 @@ class StaffApi:
 
     def _revoke(self, session: Session, me: Account, data: dict) -> tuple[int, object]:
         ticket = _ticket(session, data)
-        delegate = revoke(session, ticket, data["email"], me, self.clock())
+        delegate = revoke(session, self.events, ticket, data["email"], me, self.clock())
         return 200, delegate_view(delegate, self.clock())

@@ -194,7 +194,7 @@ def delegate_list(services: Services, session: Session, args, out: Output) -> No
 
 def delegate_revoke(services: Services, session: Session, args, out: Output) -> None:
     ticket = get_ticket(session, args.number)
-    delegate = revoke(session, ticket, args.email, get_account(session, args.by), services.clock())
+    delegate = revoke(session, services.outbox, ticket, args.email, get_account(session, args.by), services.clock())
     out.show({"ticket": ticket.id, "email": delegate.account.email, "status": delegate.status.value},
              lambda: f"revoked {shown(delegate.account.email)} on #{ticket.id}")
 

@@ -11,14 +11,12 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.accounts import find_account, new_client, require_mailable, valid_email
 from gateway.domain.errors import Reason, Refused
-from gateway.domain.events import Accepted, Events, Invited
+from gateway.domain.events import Accepted, Events, Invited, Revoked
 from storage.db import rows_changed
 from storage.models import (
     Account,
     Delegate,
     DelegateStatus,
-    OutboxMessage,
-    OutboxStatus,
     Post,
     Ticket,
 )
@@ -114,8 +112,8 @@ def accept(session: Session, events: Events, delegate_id: int, now: datetime) ->
     return delegate, LinkState.VALID
 
 
-def revoke(session: Session, ticket: Ticket, email: str, by: Account, now: datetime) -> Delegate:
-    """Immediate: the delegate's pending mail is cancelled in the same transaction."""
+def revoke(session: Session, events: Events, ticket: Ticket, email: str, by: Account, now: datetime) -> Delegate:
+    """Immediate: the delegate's pending mail is cancelled in the same transaction (Revoked)."""
     _require_staff(by, "revoke")
     address = valid_email(email)
     account = find_account(session, address)
@@ -124,13 +122,7 @@ def revoke(session: Session, ticket: Ticket, email: str, by: Account, now: datet
         raise Refused(Reason.NOT_A_DELEGATE, f"{address} is not a delegate on ticket #{ticket.id}.")
     _end(delegate, DelegateStatus.REVOKED, now)
     delegate.revoked_by_id = by.id
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.recipient_id == delegate.account_id,
-               OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.CANCELLED, last_error="delegate access revoked")
-        .execution_options(synchronize_session=False)
-    )
+    events.record(session, Revoked(delegate))
     return delegate
 
 

@@ -34,7 +34,12 @@ class Accepted:
     last_post: Post | None  # the thread as it stood when they accepted ends here
 
 
-Event = TicketOpened | PostAdded | Invited | Accepted
+@dataclass(frozen=True)
+class Revoked:
+    delegate: Delegate  # what has not yet gone to them must not go
+
+
+Event = TicketOpened | PostAdded | Invited | Accepted | Revoked
 
 
 class Events(Protocol):

@@ -13,16 +13,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import assert_never
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
 from gateway.domain.accounts import accounts_with_roles
-from gateway.domain.events import Accepted, Event, Invited, PostAdded, TicketOpened
+from gateway.domain.events import Accepted, Event, Invited, PostAdded, Revoked, TicketOpened
 from gateway.outbox import kinds
 from gateway.outbox.fanout import fan_out
 from gateway.outbox.kinds import Kind
 from parsers.addresses import AddressBook
-from storage.models import Account, Delegate, OutboxMessage, Post, Role, Ticket
+from storage.models import Account, Delegate, OutboxMessage, OutboxStatus, Post, Role, Ticket
 
 # who hears of a ticket a client opened, as the operator chose (new_ticket_alerts)
 _ALERTED_ROLES = {"none": (), "admins": (Role.ADMIN,), "staff": (Role.STAFF, Role.ADMIN)}
@@ -58,6 +59,14 @@ class Outbox:
             case Accepted(delegate, last_post):
                 self._queue(session, kinds.ACCEPTED, delegate.ticket, delegate.account, delegate=delegate,
                             post=last_post)
+            case Revoked(delegate):
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.ticket_id == delegate.ticket_id,
+                           OutboxMessage.recipient_id == delegate.account_id,
+                           OutboxMessage.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.CANCELLED, last_error="delegate access revoked")
+                    .execution_options(synchronize_session=False))
             case _:
                 assert_never(event)
 
