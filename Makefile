@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test install clean ensure-dovecot
+.PHONY: serve test test-fast install clean ensure-dovecot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP) ensure-dovecot
 	bash deploy/ensure-postgres.sh
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# parsers and unit tests only: no database server, no network, seconds
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/parsers tests/unit $(PYTEST_ARGS)
 
 # The IMAP tests run a real Dovecot (Debian's dovecot-imapd): installed here when missing, if we may
 # (root or password-less sudo, and apt-get). Without it those tests are skipped, except under CI=true.

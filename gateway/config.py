@@ -2,6 +2,11 @@
 
 Precedence: environment over the TOML file over the defaults. The TOML file uses the same keys
 in lower case without the prefix (`mail_domain = "example.com"`).
+
+Relative paths (the SQLite database, the outbox folder, var/ with the generated key) are read against
+one home, GATEWAY_HOME: by default the checkout the gateway runs from (where `make serve` puts var/),
+or, for a gateway installed from a wheel, the working directory. So a command run from another
+directory of a checkout finds the same database and key.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import os
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,15 @@ TEMPLATES = _templates()
 
 class ConfigError(ValueError):
     """A setting has a value the gateway cannot use."""
+
+
+class KeyMissing(ConfigError):
+    """No secret key set and none generated yet: `gateway db upgrade` (or `serve`) makes it."""
+
+
+def default_home() -> Path:
+    """The checkout this code runs from (an editable install, `make serve`), else the working directory."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -112,6 +126,7 @@ class Settings:
     imap_notice_window: int = 3600
     templates_dir: str = str(TEMPLATES)
     log_level: str = "INFO"
+    home: str = ""  # relative paths are read against it; load_settings makes it absolute (default_home())
 
     @property
     def support(self) -> str:
@@ -175,14 +190,29 @@ def load_settings(config_file: str | None = None, environ: dict[str, str] | None
     if settings.new_ticket_alerts not in NEW_TICKET_ALERTS:
         raise ConfigError(f"{PREFIX}NEW_TICKET_ALERTS: {settings.new_ticket_alerts!r} is not one of "
                           f"{', '.join(NEW_TICKET_ALERTS)}")
-    return settings
+    return _at_home(settings)
 
 
-def secret_key_bytes(settings: Settings, state_dir: Path = Path("var")) -> bytes:
-    """The operator's key, or one generated once into var/secret.key (mode 0600)."""
+def _at_home(settings: Settings) -> Settings:
+    """The settings with the home absolute and every relative path read against it."""
+    home = (Path(settings.home).expanduser() if settings.home else default_home()).absolute()
+    url = settings.database_url
+    head, sep, tail = url.partition("///")
+    if url.startswith("sqlite") and sep and tail and not tail.startswith((":memory:", "?")) \
+            and not Path(tail).is_absolute():
+        url = f"{head}///{home / tail}"
+    return replace(settings, home=str(home), database_url=url, outbox_dir=str(home / settings.outbox_dir))
+
+
+def secret_key_bytes(settings: Settings, state_dir: Path | None = None, create: bool = True) -> bytes:
+    """The operator's key, or one generated once into <home>/var/secret.key (mode 0600); with create
+    false, KeyMissing rather than a new key."""
     if settings.secret_key:
         return settings.secret_key.encode()
+    state_dir = Path(settings.home) / "var" if state_dir is None else state_dir
     path = state_dir / "secret.key"
+    if not path.exists() and not create:
+        raise KeyMissing(f"no secret key at {path.absolute()} and GATEWAY_SECRET_KEY is not set")
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -18,10 +18,10 @@ from storage.models import utcnow
 
 
 class Services:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow, create_key: bool = True):
         self.settings = settings
         self.clock = clock
-        key = secret_key_bytes(settings)
+        key = secret_key_bytes(settings, create=create_key)  # the commands (gateway.main) only read it
         self.engine = make_engine(settings.database_url)
         self.sessions = make_sessionmaker(self.engine)
         self.addresses = AddressBook(key, settings.mail_domain, settings.support)

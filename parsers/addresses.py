@@ -20,7 +20,6 @@ import secrets
 from dataclasses import dataclass
 
 import idna
-from flanker.addresslib import address as _flanker_address
 
 MAC_CHARS = 20  # 100 bits
 # RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets; no longer address can be
@@ -28,11 +27,19 @@ MAC_CHARS = 20  # 100 bits
 MAX_ADDRESS_OCTETS = 254
 
 
+def _flanker_address():
+    """flanker's address parser, imported when an address is first parsed: it takes about 0.2 s to load,
+    and most `gateway` commands never parse one."""
+    from flanker.addresslib import address
+
+    return address
+
+
 def parse_mailbox(text: str | None) -> str | None:
     """One mailbox (with or without display name) -> its normalized addr-spec, or None."""
     if not text:
         return None
-    parsed = _flanker_address.parse(text, addr_spec_only=False, strict=True)
+    parsed = _flanker_address().parse(text, addr_spec_only=False, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
     return _usable(_as_written([parsed], text)[0])
@@ -47,7 +54,7 @@ def parse_mailbox_list(text: str | None) -> list[str]:
     lenient_mailbox). An address longer than RFC 5321 allows makes the header name none."""
     if not text:
         return []
-    parsed, unparsed = _flanker_address.parse_list(text, strict=True, as_tuple=True)
+    parsed, unparsed = _flanker_address().parse_list(text, strict=True, as_tuple=True)
     if unparsed:
         lenient = lenient_mailbox(text)
         if lenient:
@@ -73,7 +80,7 @@ def lenient_mailbox(text: str) -> str | None:
     if closing < opening or outside[closing + 1:].strip() or "@" in outside[:opening]:
         return None
     addr_spec = text[opening + 1:closing].strip()
-    parsed = _flanker_address.parse(addr_spec, addr_spec_only=True, strict=True)
+    parsed = _flanker_address().parse(addr_spec, addr_spec_only=True, strict=True)
     if parsed is None or getattr(parsed, "addr_type", "email") != "email":
         return None
     return _usable(_as_written([parsed], addr_spec)[0])

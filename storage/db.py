@@ -1,4 +1,5 @@
-"""Engines, sessions and schema migrations."""
+"""Engines, sessions and schema migrations. Alembic is imported only by what migrates or checks the
+schema, so that a command that reads or writes a few rows starts quickly."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # the database cannot be reached (or went away): the caller should answer "try again later"
@@ -34,10 +35,39 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _ensure_sqlite_folder(url: str) -> None:
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database or an in-memory one."""
+    if not url.startswith("sqlite"):
+        return None
     path = url.split("///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Path(path) if path and path != ":memory:" else None
+
+
+class SchemaNotReady(Exception):
+    """The database is there but has no schema, or an older or newer one than this code's migrations."""
+
+
+def require_database(url: str) -> None:
+    """Raises SchemaNotReady when the URL names a SQLite file that does not exist: connecting would create
+    an empty one (only `upgrade` may)."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise SchemaNotReady(f"no database at {path.resolve()}")
+
+
+def require_schema(engine: Engine) -> None:
+    """Raises SchemaNotReady unless the database is at the newest migration (one of STORAGE_DOWN when it
+    cannot be reached)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    require_database(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    if current != heads:
+        have = ", ".join(sorted(current)) or "none"
+        raise SchemaNotReady(f"schema revision {have}, this code needs {', '.join(sorted(heads))}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -94,6 +124,8 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -102,8 +134,11 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Create or migrate the schema to the newest revision; safe to run again."""
-    if url.startswith("sqlite"):
-        _ensure_sqlite_folder(url)
+    from alembic import command
+
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), "head")
     if url.startswith("sqlite"):
         engine = make_engine(url)  # its first connection puts the file in WAL mode, once

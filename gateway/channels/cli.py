@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.access import require_post_access
 from gateway.domain.accounts import add_account, get_account, list_accounts
-from gateway.config import Settings
+from gateway.config import Settings, secret_key_bytes
 from gateway.domain.api_tokens import create_token, list_tokens, revoke_token
 from gateway.domain.delegates import delegates_of, invite, revoke
 from gateway.channels.terminal import shown, shown_json
@@ -105,8 +105,9 @@ def account_resume(services: Services, session: Session, args, out: Output) -> N
 def token_create(services: Services, session: Session, args, out: Output) -> None:
     row, token = create_token(session, get_account(session, args.for_), args.label)
     out.show({"id": row.id, "account": row.account.email, "label": row.label, "token": token},
-             lambda: f"{token}\n(API token {row.id} for {shown(row.account.email)}: shown only now; "
-                     f"send it as 'Authorization: Bearer <token>')")
+             lambda: token)  # the token alone on stdout, for scripts (TOKEN=$(gateway api-token create ...))
+    print(f"(API token {row.id} for {shown(row.account.email)}: shown only now; "
+          f"send it as 'Authorization: Bearer <token>')", file=sys.stderr)
 
 
 def token_list(services: Services, session: Session, args, out: Output) -> None:
@@ -231,6 +232,7 @@ class Server(Protocol):
 
 def db_upgrade(settings: Settings, args, out: Output) -> int:
     upgrade(settings.database_url)
+    secret_key_bytes(settings)  # made once, here (or by serve); the other commands only read it
     out.show({"database": "up to date"}, lambda: "database schema is up to date")
     return EXIT_OK
 
@@ -248,12 +250,26 @@ def serve(server: Server) -> int:
 
 # --- parsing --------------------------------------------------------------------------------
 
+class _Version(argparse.Action):
+    """--version: the installed package's version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+
+        print(f"gateway {version('ticket-gateway')}")
+        parser.exit()
+
+
 def argument_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--config", default=argparse.SUPPRESS, help="TOML settings file")
     parser = argparse.ArgumentParser(prog="gateway", parents=[common],
                                      description="Email-driven ticket gateway with delegates.")
+    parser.add_argument("--version", action=_Version)
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
     def command(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:

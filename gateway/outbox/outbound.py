@@ -54,6 +54,7 @@ class FolderTransport:
 
     def __init__(self, folder: str):
         self.folder = Path(folder)
+        self.where = f"folder {folder}"  # for the log
 
     async def __aenter__(self):
         return self
@@ -81,6 +82,7 @@ class RelayTransport:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.where = f"relay {settings.relay_host}:{settings.relay_port}"  # for the log
         self._smtp: aiosmtplib.SMTP | None = None
 
     async def __aenter__(self):
@@ -231,6 +233,8 @@ class Courier:
                         log.info("outbox #%s to %s deferred: %s", copy.id, copy.recipient, exc)
                         await ledger.failed(copy, str(exc), permanent=False)
                     else:
+                        log.info("outbox #%s (%s) to %s handed to %s", copy.id, copy.kind, copy.recipient,
+                                 transport.where)
                         await ledger.sent(copy)
                         handed += 1
 

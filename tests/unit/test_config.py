@@ -1,5 +1,7 @@
 """Settings from the environment and a TOML file."""
 
+from pathlib import Path
+
 import pytest
 
 from gateway.config import ConfigError, Settings, load_settings, parse_duration, secret_key_bytes
@@ -18,11 +20,35 @@ def test_bad_durations_are_refused(text):
 
 def test_defaults_run_on_a_fresh_machine():
     s = load_settings(environ={})
-    assert s.database_url == "sqlite:///var/gateway.db"
+    home = Path(__file__).resolve().parents[2]  # the checkout these tests run from
+    assert s.home == str(home) and s.database_url == f"sqlite:///{home}/var/gateway.db"
     assert s.support == "support@localhost"
     assert (s.smtp_port, s.http_port) == (2525, 8025)
     assert s.invite_ttl == 7 * 86400 and s.max_message_bytes == 26214400
-    assert not s.relay_configured and s.outbox_dir == "var/outbox"
+    assert not s.relay_configured and s.outbox_dir == str(home / "var" / "outbox")
+
+
+def test_relative_paths_are_read_against_the_home_whatever_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(environ={"GATEWAY_HOME": "/srv/gw", "GATEWAY_DATABASE_URL": "sqlite:///data/g.db"})
+    assert (s.home, s.database_url, s.outbox_dir) == ("/srv/gw", "sqlite:////srv/gw/data/g.db", "/srv/gw/var/outbox")
+    absolute = load_settings(environ={"GATEWAY_HOME": "/srv/gw", "GATEWAY_DATABASE_URL": "sqlite:////tmp/g.db",
+                                      "GATEWAY_OUTBOX_DIR": "/tmp/out"})
+    assert (absolute.database_url, absolute.outbox_dir) == ("sqlite:////tmp/g.db", "/tmp/out")
+    pg = "postgresql+psycopg://u@h/db"
+    assert load_settings(environ={"GATEWAY_DATABASE_URL": pg}).database_url == pg
+    assert load_settings(environ={"GATEWAY_HOME": "rel"}).home == str(tmp_path / "rel")
+
+
+def test_a_missing_key_is_not_made_when_the_command_only_reads(tmp_path):
+    from gateway.config import KeyMissing
+
+    with pytest.raises(KeyMissing):
+        secret_key_bytes(Settings(home=str(tmp_path)), create=False)
+    assert not (tmp_path / "var").exists()
+    made = secret_key_bytes(Settings(home=str(tmp_path)))
+    assert (tmp_path / "var" / "secret.key").read_text().encode() == made
+    assert secret_key_bytes(Settings(home=str(tmp_path)), create=False) == made
 
 
 def test_environment_overrides_toml(tmp_path):
