@@ -242,8 +242,8 @@ def inbound_show(services: Services, session: Session, args, out: Output) -> Non
         lines += [f"{name}: {shown(value)}" for name, value in data["headers"].items() if value is not None]
         lines.append("raw: purged" if data["raw_purged"] else f"raw: {data['raw_bytes']} bytes")
         lines.append("outcomes:")
-        lines += [f"  {shown(o['recipient'])}: {o['outcome']}{f' #{o['ticket']}' if o['ticket'] else ''}"
-                  f" ({shown(o['reason'])})" for o in data["outcomes"]]
+        lines += [f"  {shown(o['recipient'])}: {o['outcome']} {_ticket(o['ticket'])} ({shown(o['reason'])})"
+                  for o in data["outcomes"]]
         for p in data["posts"]:
             lines.append(f"post {p['post']} to #{p['ticket']}:")
             lines += [f"  {line}" for line in p["body"].split("\n")]  # Output.show escapes what is in them
@@ -254,12 +254,16 @@ def inbound_show(services: Services, session: Session, args, out: Output) -> Non
     out.show(data, plain)
 
 
+def _ticket(number: int | None) -> str:
+    return f"#{number}" if number else "-"
+
+
 def inbound_replay(services: Services, intake: Intake, args, out: Output) -> None:
     """Runs in the intake's own transactions (gateway.main gives it no session)."""
     decisions = replay(intake, services.sessions, services.addresses, args.id)
     data = [{"recipient": d.recipient, "outcome": d.outcome.value, "reason": d.reason, "ticket": d.ticket_id}
             for d in decisions]
-    out.show(data, lambda: _table([[d["recipient"], d["outcome"], f"#{d['ticket']}" if d["ticket"] else "-",
+    out.show(data, lambda: _table([[d["recipient"], d["outcome"], _ticket(d["ticket"]),
                                     d["reason"]] for d in data], ["RECIPIENT", "OUTCOME", "TICKET", "REASON"]))
 
 
