@@ -254,7 +254,7 @@ def inbound_show(services: Services, session: Session, args, out: Output) -> Non
     out.show(data, plain)
 
 
-def _ticket(number: int | None) -> str:
+def _ticket(number: object) -> str:
     return f"#{number}" if number else "-"
 
 
