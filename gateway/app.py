@@ -18,16 +18,9 @@ from gateway.channels.imap import MailboxPoller
 from gateway.jobs import Jobs
 from gateway.outbox.letters import Letters
 from gateway.outbox.outbound import Courier
-from gateway.intake.actions import Actions
-from gateway.intake.chain import intake_chain
-from gateway.intake.loop_breaker import LoopBreaker
-from gateway.intake.notices import Notices
-from gateway.intake.pipeline import Intake
 from gateway.outbox.render import Renderer
 from gateway.channels.smtp import GatewayHandler, smtp_factory
-from gateway.services import Services
-from storage.db import writers
-from storage.group_commit import GroupCommit
+from gateway.services import Services, intake_of
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,12 +30,7 @@ class Gateway(Services):
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow):
         super().__init__(settings, clock)
         self.renderer = Renderer(settings.templates_dir, settings.store_name)
-        self.breaker = LoopBreaker(settings)
-        actions = Actions(self.outbox, self.invites, settings, self.addresses)
-        self.intake = Intake(GroupCommit(self.sessions, slots=writers(self.engine)),
-                             intake_chain(self.addresses, self.deliverability, self.breaker, settings, actions),
-                             Notices(self.outbox, settings.imap_notice_limit, settings.imap_notice_window),
-                             self.breaker, clock)
+        self.intake, self.breaker = intake_of(self)
         letters = Letters(settings, self.addresses, self.links, self.renderer)
         self.courier = Courier(self.sessions, settings, self.addresses, letters, clock,
                                locking=self.engine.dialect.name == "postgresql")
@@ -70,6 +58,8 @@ class Gateway(Services):
         self._http = web.AppRunner(make_http_app(pages, health, api), access_log=None)
         await self._http.setup()
         await web.TCPSite(self._http, s.http_host, s.http_port).start()
+        if s.purge_raw_after:
+            self._jobs.purge_raw_daily(s.purge_raw_after)
         self._jobs.start()
         if self.poller is not None:
             await self.poller.start(self._jobs, self.wake_delivery)

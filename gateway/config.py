@@ -124,6 +124,7 @@ class Settings:
     imap_lease: int = 60  # one poller per folder across processes; another takes over after this
     imap_notice_limit: int = 3  # refusal notices per address per imap_notice_window
     imap_notice_window: int = 3600
+    purge_raw_after: int = 0  # raw bytes of inbound messages older than this dropped daily; 0: never
     templates_dir: str = str(TEMPLATES)
     log_level: str = "INFO"
     home: str = ""  # relative paths are read against it; load_settings makes it absolute (default_home())
@@ -144,7 +145,8 @@ class Settings:
 NEW_TICKET_ALERTS = ("none", "admins", "staff")  # staff: every staff and admin account
 
 _DURATION_FIELDS = {"invite_ttl", "delivery_interval", "delivery_lease", "smtp_timeout", "loop_window",
-                    "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window"}
+                    "soft_bounce_window", "imap_poll_interval", "imap_lease", "imap_notice_window",
+                    "purge_raw_after"}
 
 
 def _coerce(name: str, raw: Any, default: object) -> Any:

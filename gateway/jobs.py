@@ -1,5 +1,5 @@
-"""Background jobs on APScheduler: outbox delivery (with retries), invitation expiry and pruning of
-the loop breaker's old events, and blocking work run on threads of their own (the IMAP poller's lease
+"""Background jobs on APScheduler: outbox delivery (with retries), invitation expiry, pruning of
+the loop breaker's old events, the daily purge of old raw bytes (when set), and blocking work run on threads of their own (the IMAP poller's lease
 keeping and folder polls)."""
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.delegates import expire_due
 from gateway.intake.loop_breaker import LoopBreaker
+from gateway.intake.retention import purge_raw
 from gateway.outbox.outbound import Courier
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
 EXPIRY_INTERVAL = 60
+PURGE_INTERVAL = 86400
 STOP_GRACE = 10
 
 
@@ -131,3 +133,13 @@ class Jobs:
         with transaction(self.sessions) as session:
             self.breaker.prune(session, now)
             return expire_due(session, now)
+
+    def purge_raw_daily(self, older_than: int) -> None:
+        """Retention (GATEWAY_PURGE_RAW_AFTER): once a day, raw bytes older than `older_than` seconds go."""
+        self.every_in_thread("purge-raw", PURGE_INTERVAL, lambda: self._purge_raw_now(older_than))
+
+    def _purge_raw_now(self, older_than: int) -> None:
+        with transaction(self.sessions) as session:
+            count = purge_raw(session, self.clock() - timedelta(seconds=older_than))
+        if count:
+            log.info("raw bytes of %d inbound message(s) purged", count)

@@ -16,7 +16,7 @@ from gateway.channels.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_U
 from gateway.channels.terminal import shown
 from gateway.config import ConfigError, KeyMissing, Settings, load_settings
 from gateway.domain.errors import Refused
-from gateway.services import Services
+from gateway.services import Services, intake_of
 from storage.db import STORAGE_DOWN, SchemaNotReady, make_engine, require_database, require_schema, transaction
 from storage.models import utcnow
 
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = utcnow) 
         require_database(settings.database_url)  # a missing SQLite file is not made here (only db upgrade)
         services = Services(settings, clock, create_key=False)
         try:
+            if getattr(args, "needs_intake", False):  # replay: the intake's own transactions, no server
+                args.func(services, intake_of(services)[0], args, out)
+                return EXIT_OK
             with transaction(services.sessions) as session:
                 args.func(services, session, args, out)
         finally:

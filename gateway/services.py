@@ -10,10 +10,16 @@ from datetime import datetime
 
 from gateway.config import Settings, secret_key_bytes
 from gateway.domain.delegates import InvitePolicy
+from gateway.intake.actions import Actions
+from gateway.intake.chain import intake_chain
+from gateway.intake.loop_breaker import LoopBreaker
+from gateway.intake.notices import Notices
+from gateway.intake.pipeline import Intake
 from gateway.outbox.deliverability import Deliverability
 from gateway.outbox.queue import Outbox
 from parsers.addresses import AddressBook, LinkSigner
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker, writers
+from storage.group_commit import GroupCommit
 from storage.models import utcnow
 
 
@@ -29,3 +35,15 @@ class Services:
         self.outbox = Outbox(settings, self.addresses, clock)
         self.deliverability = Deliverability(self.outbox, settings)
         self.invites = InvitePolicy(settings.invite_ttl, settings.create_invitee_accounts)
+
+
+def intake_of(services: Services) -> tuple[Intake, LoopBreaker]:
+    """The intake and its loop breaker over the services, as the serving process and `inbound replay` use them."""
+    settings = services.settings
+    breaker = LoopBreaker(settings)
+    actions = Actions(services.outbox, services.invites, settings, services.addresses)
+    intake = Intake(GroupCommit(services.sessions, slots=writers(services.engine)),
+                    intake_chain(services.addresses, services.deliverability, breaker, settings, actions),
+                    Notices(services.outbox, settings.imap_notice_limit, settings.imap_notice_window),
+                    breaker, services.clock)
+    return intake, breaker

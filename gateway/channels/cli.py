@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -17,13 +18,19 @@ from gateway.domain.access import require_post_access
 from gateway.domain.accounts import add_account, get_account, list_accounts
 from gateway.config import Settings, secret_key_bytes
 from gateway.domain.api_tokens import create_token, list_tokens, revoke_token
+from gateway.domain.errors import Reason, Refused
 from gateway.domain.delegates import delegates_of, invite, revoke
 from gateway.channels.terminal import shown, shown_json
 from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
-from gateway.channels.views import delegate_view, ticket_view, when
+from gateway.channels.views import delegate_view, inbound_view, outbox_view, ticket_view, when
+from gateway.config import parse_duration
+from gateway.intake.pipeline import Intake
+from gateway.intake.replay import replay, stored_message
+from gateway.intake.retention import purge_raw
+from gateway.outbox.requeue import copies, retry_copy, retry_failed
 from gateway.services import Services
 from storage.db import upgrade
-from storage.models import InboundMessage, InboundOutcome, PostSource, Role
+from storage.models import InboundMessage, InboundOutcome, OutboxStatus, PostSource, Role
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -221,6 +228,67 @@ def inbound_list(services: Services, session: Session, args, out: Output) -> Non
          for d in data], ["RECEIVED", "SENDER", "OUTCOME", "TICKET", "REASON"]))
 
 
+def inbound_show(services: Services, session: Session, args, out: Output) -> None:
+    inbound = stored_message(session, args.id)
+    if args.raw:
+        if not inbound.raw:
+            raise Refused(Reason.RAW_PURGED, f"the raw bytes of inbound message {inbound.id} were purged")
+        print(shown(inbound.raw.decode("utf-8", "replace"), lines=True))
+        return
+    data = inbound_view(session, inbound)
+
+    def plain() -> str:
+        lines = [f"inbound message {inbound.id}, received {data['received_at']} by {inbound.channel}",
+                 f"envelope sender: {shown(inbound.envelope_sender or '-')}"]
+        lines += [f"{name}: {shown(value)}" for name, value in data["headers"].items() if value is not None]
+        lines.append("raw: purged" if data["raw_purged"] else f"raw: {data['raw_bytes']} bytes")
+        lines.append("outcomes:")
+        lines += [f"  {shown(o['recipient'])}: {o['outcome']} {_ticket(o['ticket'])} ({shown(o['reason'])})"
+                  for o in data["outcomes"]]
+        for p in data["posts"]:
+            lines.append(f"post {p['post']} to #{p['ticket']}:")
+            lines += [f"  {line}" for line in p["body"].split("\n")]  # Output.show escapes what is in them
+            lines.append("trimmed:" if p["trimmed"] else "trimmed: (nothing)")
+            lines += [f"  {line}" for line in p["trimmed"].split("\n") if p["trimmed"]]
+        return "\n".join(lines)
+
+    out.show(data, plain)
+
+
+def _ticket(number: object) -> str:
+    return f"#{number}" if number else "-"
+
+
+def inbound_replay(services: Services, intake: Intake, args, out: Output) -> None:
+    """Runs in the intake's own transactions (gateway.main gives it no session)."""
+    decisions = replay(intake, services.sessions, services.addresses, args.id)
+    data = [{"recipient": d.recipient, "outcome": d.outcome.value, "reason": d.reason, "ticket": d.ticket_id}
+            for d in decisions]
+    out.show(data, lambda: _table([[d["recipient"], d["outcome"], _ticket(d["ticket"]),
+                                    d["reason"]] for d in data], ["RECIPIENT", "OUTCOME", "TICKET", "REASON"]))
+
+
+def outbox_list(services: Services, session: Session, args, out: Output) -> None:
+    data = [outbox_view(c) for c in copies(session, OutboxStatus(args.status) if args.status else None, args.limit)]
+    out.show(data, lambda: _table([[d["id"], d["status"], d["kind"], d["recipient"], d["attempts"],
+                                    d["last_error"] or "-"] for d in data],
+                                  ["ID", "STATUS", "KIND", "RECIPIENT", "ATTEMPTS", "LAST ERROR"]))
+
+
+def outbox_retry(services: Services, session: Session, args, out: Output) -> None:
+    if (args.id is None) == (not args.failed):
+        raise Refused(Reason.INVALID_INPUT, "give one copy's ID or --failed, not both")
+    now = services.clock()
+    retried = retry_failed(session, now) if args.failed else [retry_copy(session, args.id, now)]
+    out.show([outbox_view(c) for c in retried], lambda: f"{len(retried)} failed copies queued again")
+
+
+def purge(services: Services, session: Session, args, out: Output) -> None:
+    older_than = parse_duration(args.raw_older_than)
+    purged = purge_raw(session, services.clock() - timedelta(seconds=older_than))
+    out.show({"raw_purged": purged}, lambda: f"raw bytes dropped from {purged} inbound messages")
+
+
 # --- commands that manage the process rather than data ----------------------------------------
 
 class Server(Protocol):
@@ -331,5 +399,22 @@ def argument_parser() -> argparse.ArgumentParser:
     inbound = groups.add_parser("inbound", help="inbound messages").add_subparsers(dest="cmd", required=True)
     command(inbound, "list", inbound_list, "recent inbound messages and their outcome").add_argument(
         "--limit", type=int, default=50)
+    p = command(inbound, "show", inbound_show, "one message: headers, outcomes, what was trimmed")
+    p.add_argument("id", type=int)
+    p.add_argument("--raw", action="store_true", help="print the stored raw bytes")
+    p = command(inbound, "replay", inbound_replay, "run a held or refused message through the intake again")
+    p.add_argument("id", type=int)
+    p.set_defaults(needs_intake=True)
+
+    outbox = groups.add_parser("outbox", help="outgoing copies").add_subparsers(dest="cmd", required=True)
+    p = command(outbox, "list", outbox_list, "recent outbox copies")
+    p.add_argument("--status", choices=[s.value for s in OutboxStatus])
+    p.add_argument("--limit", type=int, default=50)
+    p = command(outbox, "retry", outbox_retry, "send failed copies again")
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("--failed", action="store_true", help="every failed copy")
+
+    p = command(groups, "purge", purge, "drop old raw bytes; outcomes and posts stay")
+    p.add_argument("--raw-older-than", required=True, metavar="DURATION", help="e.g. 90d")
     return parser
 

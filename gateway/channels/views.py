@@ -1,14 +1,17 @@
-"""What the CLI's --json and the HTTP API show of tickets and delegates: one shape for both."""
+"""What the CLI's --json and the HTTP API show of tickets, delegates, inbound messages and outbox
+copies: one shape for both."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.domain.delegates import delegates_of, shown_status
 from gateway.domain.tickets import posts_of
-from storage.models import Delegate, Ticket
+from parsers.mime import MalformedMessage, parse_message
+from storage.models import Delegate, InboundMessage, OutboxMessage, Post, Ticket
 
 
 def when(value: datetime | None) -> str | None:
@@ -33,3 +36,39 @@ def delegate_view(delegate: Delegate, now: datetime) -> dict:
     return {"email": delegate.account.email, "name": delegate.account.name, "status": shown_status(delegate, now),
             "invited_by": delegate.invited_by.email, "invited_at": when(delegate.invited_at),
             "accepted_at": when(delegate.accepted_at), "ended_at": when(delegate.ended_at)}
+
+
+_SHOWN_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")
+
+
+def inbound_view(session: Session, inbound: InboundMessage) -> dict:
+    """One stored message for staff: its headers, channel, each recipient's outcome, and for what it
+    posted the post's text next to what was trimmed off it."""
+    headers = _headers(inbound.raw)
+    posts = session.scalars(select(Post).where(Post.inbound_id == inbound.id).order_by(Post.id)).all()
+    return {
+        "id": inbound.id, "received_at": when(inbound.received_at), "channel": inbound.channel,
+        "envelope_sender": inbound.envelope_sender, "message_id": inbound.message_id, "sender": inbound.sender,
+        "headers": {name: headers.get(name) for name in _SHOWN_HEADERS} if headers is not None
+        else {"From": inbound.sender, "Subject": inbound.subject, "Message-ID": inbound.message_id},
+        "raw_purged": not inbound.raw, "raw_bytes": len(inbound.raw),
+        "outcomes": [{"recipient": o.recipient, "outcome": o.outcome.value, "reason": o.reason,
+                      "ticket": o.ticket_id} for o in inbound.outcomes],
+        "posts": [{"post": p.id, "ticket": p.ticket_id, "body": p.body, "trimmed": p.trimmed} for p in posts],
+    }
+
+
+def _headers(raw: bytes) -> dict[str, str] | None:
+    if not raw:
+        return None
+    try:
+        mail = parse_message(raw)
+    except MalformedMessage:
+        return {}
+    return {name: value for name in _SHOWN_HEADERS if (value := mail.headers.get(name)) is not None}
+
+
+def outbox_view(copy: OutboxMessage) -> dict:
+    return {"id": copy.id, "kind": copy.kind, "ticket": copy.ticket_id, "recipient": copy.recipient,
+            "status": copy.status.value, "attempts": copy.attempts, "next_attempt_at": when(copy.next_attempt_at),
+            "sent_at": when(copy.sent_at), "last_error": copy.last_error}

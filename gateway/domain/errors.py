@@ -33,6 +33,10 @@ class Reason(enum.StrEnum):
     MALFORMED = "malformed"
     INVALID_INPUT = "invalid_input"
     ACCOUNT_EXISTS = "account_exists"
+    NO_SUCH_MESSAGE = "no_such_message"  # operator commands: an inbound message or outbox copy
+    ALREADY_ACTED = "already_acted"
+    RAW_PURGED = "raw_purged"
+    NOT_FAILED = "not_failed"
 
 
 class GatewayError(Exception):

@@ -36,7 +36,7 @@ from storage.models import InboundMessage, InboundOutcome, Outcome
 log = logging.getLogger(__name__)
 
 # outcomes that changed something: the same message must never cause them twice
-_ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
+ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
 
 
 class Intake:
@@ -105,7 +105,7 @@ class Intake:
         session.flush()  # what the decisions made goes first: the outcomes point at it
         outcomes = []
         for decision in decisions:
-            kept = keys[decision.recipient] if decision.outcome in _ACTING else DedupeKeys(None, None)
+            kept = keys[decision.recipient] if decision.outcome in ACTING else DedupeKeys(None, None)
             outcomes.append({"message_id": inbound.id, "recipient": decision.recipient,
                              "outcome": decision.outcome, "reason": decision.reason,
                              "ticket_id": decision.ticket_id, "dedupe_key": kept.by_message_id,
