@@ -6,21 +6,20 @@ so that none of them loads aiosmtpd, aiohttp or APScheduler."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from datetime import datetime
 
 from gateway.config import Settings, secret_key_bytes
 from gateway.domain.delegates import InvitePolicy
-from gateway.intake.actions import Actions
-from gateway.intake.chain import intake_chain
-from gateway.intake.loop_breaker import LoopBreaker
-from gateway.intake.notices import Notices
-from gateway.intake.pipeline import Intake
 from gateway.outbox.deliverability import Deliverability
 from gateway.outbox.queue import Outbox
 from parsers.addresses import AddressBook, LinkSigner
 from storage.db import make_engine, make_sessionmaker, writers
-from storage.group_commit import GroupCommit
 from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from gateway.intake.loop_breaker import LoopBreaker
+    from gateway.intake.pipeline import Intake
 
 
 class Services:
@@ -38,7 +37,15 @@ class Services:
 
 
 def intake_of(services: Services) -> tuple[Intake, LoopBreaker]:
-    """The intake and its loop breaker over the services, as the serving process and `inbound replay` use them."""
+    """The intake and its loop breaker over the services, as the serving process and `inbound replay` use them.
+    Imported here, not at the top: the other commands need none of it (parsing, classifying, trimming)."""
+    from gateway.intake.actions import Actions
+    from gateway.intake.chain import intake_chain
+    from gateway.intake.loop_breaker import LoopBreaker
+    from gateway.intake.notices import Notices
+    from gateway.intake.pipeline import Intake
+    from storage.group_commit import GroupCommit
+
     settings = services.settings
     breaker = LoopBreaker(settings)
     actions = Actions(services.outbox, services.invites, settings, services.addresses)

@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,13 +24,15 @@ from gateway.channels.terminal import shown, shown_json
 from gateway.domain.tickets import NewPost, add_post, close_ticket, get_ticket, list_tickets, open_ticket, posts_of
 from gateway.channels.views import delegate_view, inbound_view, outbox_view, ticket_view, when
 from gateway.config import parse_duration
-from gateway.intake.pipeline import Intake
 from gateway.intake.replay import replay, stored_message
 from gateway.intake.retention import purge_raw
 from gateway.outbox.requeue import copies, retry_copy, retry_failed
 from gateway.services import Services
 from storage.db import upgrade
 from storage.models import InboundMessage, InboundOutcome, OutboxStatus, PostSource, Role
+
+if TYPE_CHECKING:  # built only for `inbound replay` (gateway.services.intake_of)
+    from gateway.intake.pipeline import Intake
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 

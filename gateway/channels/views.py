@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.delegates import delegates_of, shown_status
 from gateway.domain.tickets import posts_of
-from parsers.mime import MalformedMessage, parse_message
 from storage.models import Delegate, InboundMessage, OutboxMessage, Post, Ticket
 
 
@@ -59,6 +58,8 @@ def inbound_view(session: Session, inbound: InboundMessage) -> dict:
 
 
 def _headers(raw: bytes) -> dict[str, str] | None:
+    from parsers.mime import MalformedMessage, parse_message  # only `inbound show` needs the MIME parser
+
     if not raw:
         return None
     try:

@@ -10,6 +10,10 @@ from parsers.addresses import Served
 from storage.models import Outcome
 
 
+# outcomes that changed something: the same message must never cause them twice
+ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
+
+
 @dataclass(frozen=True)
 class Arrival:
     """The SMTP envelope, or its IMAP equivalent. Each recipient is an address the gateway serves,

@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from gateway.domain.errors import Reason, Refused, StorageUnavailable
-from gateway.intake.arrival import Arrival, Decision, refused
+from gateway.intake.arrival import ACTING, Arrival, Decision, refused
 from gateway.intake.chain import Chain
 from gateway.intake.inbound import DedupeKeys, Inbound, person_with_access
 from gateway.intake.loop_breaker import LoopBreaker
@@ -35,8 +35,6 @@ from storage.models import InboundMessage, InboundOutcome, Outcome
 
 log = logging.getLogger(__name__)
 
-# outcomes that changed something: the same message must never cause them twice
-ACTING = (Outcome.POSTED, Outcome.TICKET_CREATED, Outcome.INVITED)
 
 
 class Intake:

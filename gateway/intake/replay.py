@@ -5,14 +5,18 @@ outcome per recipient, and its dedupe keeps a message that already acted from ac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import Reason, Refused
-from gateway.intake.arrival import Arrival, Decision
-from gateway.intake.pipeline import ACTING, Intake
+from gateway.intake.arrival import ACTING, Arrival, Decision
 from parsers.addresses import AddressBook
 from storage.models import InboundMessage, InboundOutcome
+
+if TYPE_CHECKING:  # the intake itself is built only by the command that replays (gateway.services.intake_of)
+    from gateway.intake.pipeline import Intake
 
 
 def replay(intake: Intake, sessions: sessionmaker[Session], addresses: AddressBook, inbound_id: int) -> list[Decision]:
