@@ -8,12 +8,12 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from storage.db import rows_changed
 from storage.models import InboundMessage
 
 
 def purge_raw(session: Session, received_before: datetime) -> int:
     """Drops the raw bytes of messages received before the time; returns how many."""
-    result = session.execute(update(InboundMessage)
-                             .where(InboundMessage.received_at < received_before, InboundMessage.raw != b"")
-                             .values(raw=b""))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_changed(session, update(InboundMessage)
+                        .where(InboundMessage.received_at < received_before, InboundMessage.raw != b"")
+                        .values(raw=b""))
