@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from gateway.domain.errors import Refused
 from gateway.intake.loop_breaker import Event
-from parsers.addresses import Served
+from parsers.addresses import BounceRoute, Served
 from storage.models import Outcome
 
 
@@ -29,6 +29,11 @@ class Arrival:
         for recipient in self.recipients:
             once.setdefault(recipient.address, recipient)
         object.__setattr__(self, "recipients", tuple(once.values()))
+
+    @property
+    def to_bounce_address(self) -> bool:
+        """Sent to a bounce address: whatever it says, a delivery report."""
+        return any(isinstance(r.route, BounceRoute) for r in self.recipients)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from gateway.intake.chain import Chain
 from gateway.intake.inbound import DedupeKeys, Inbound, person_with_access
 from gateway.intake.loop_breaker import LoopBreaker
 from gateway.intake.notices import Notices
-from parsers.addresses import BounceRoute
 from parsers.classify import Kind, classify
 from parsers.content import reply_content
 from parsers.mime import MalformedMessage, ParsedMail, body_bytes, parse_message
@@ -75,9 +74,8 @@ class Intake:
 
         def record(session: Session) -> list[Decision]:
             inbound = self._store_raw(session, raw, arrival, mail, now)
-            to_bounce_address = any(isinstance(r.route, BounceRoute) for r in arrival.recipients)
             person = (person_with_access(session, mail, arrival.recipients, now)
-                      if kind.kind != Kind.POST and not to_bounce_address else None)
+                      if kind.kind != Kind.POST and not arrival.to_bounce_address else None)
             message = Inbound(session, inbound, mail, arrival, reading=declared if person else kind, person=person,
                               content=content, keys={r.address: _dedupe_keys(inbound, body, mail, r.address)
                                                      for r in arrival.recipients}, now=now)

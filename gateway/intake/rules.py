@@ -52,8 +52,7 @@ class DeliveryReport:
         self.deliverability = deliverability
 
     def check(self, message: Inbound) -> list[Decision] | None:
-        to_bounce_address = any(isinstance(r.route, BounceRoute) for r in message.arrival.recipients)
-        if message.reading.kind not in self.REPORTS and not to_bounce_address:
+        if message.reading.kind not in self.REPORTS and not message.arrival.to_bounce_address:
             return None
         return [self._report(message, r) for r in message.arrival.recipients]
 
